@@ -1,0 +1,86 @@
+//! `counter-sync`: forwards the kiosk's outbox to the municipalities.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use counter_sync::config::{SyncConfig, DEFAULT_CONFIG_PATH};
+use counter_sync::outbox::Outbox;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "counter-sync", version, about = "Delivers the kiosk's outbox to each municipality")]
+struct Cli {
+    /// Kiosk configuration file (TOML).
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the delivery daemon until SIGTERM / Ctrl-C.
+    Run,
+    /// Entries per municipality and state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a failed application back in line (by application id or receipt number).
+    Requeue { id: String },
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("counter-sync: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = SyncConfig::load(&cli.config)?;
+    match cli.command {
+        Command::Run => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                    tracing::info!("stopping");
+                    let _ = tx.send(true);
+                });
+                counter_sync::daemon::run(cfg, rx).await
+            })
+        }
+        Command::Status { json } => {
+            let outbox = Outbox::open(&cfg.outbox.path)?;
+            let codes: Vec<String> = cfg.municipalities.iter().map(|m| m.code.clone()).collect();
+            let counts = outbox.counts(&codes)?;
+            if json {
+                let out = serde_json::json!({ "database": cfg.outbox.path, "counts": counts });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for c in counts.iter().filter(|c| c.count > 0) {
+                    let name = cfg.municipality(&c.municipality_code).map(|m| m.name_ja.as_str()).unwrap_or("?");
+                    println!("{} {:<8} {:<10} {}", c.municipality_code, name, c.state.as_str(), c.count);
+                }
+            }
+            Ok(())
+        }
+        Command::Requeue { id } => {
+            let mut outbox = Outbox::open(&cfg.outbox.path)?;
+            let row = outbox.get(&id)?;
+            outbox.requeue(&row.id, counter_sync::now_ms()).with_context(|| format!("application {id} cannot be requeued (state {})", row.state.as_str()))?;
+            println!("requeued {} ({})", row.receipt_number, row.id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `kioskctl`: the technician's and staff's command line. JSON on stdout with `--json`;
+//! a non-zero exit and a readable message on failure.
+
+use clap::{Parser, Subcommand};
+use kiosk_app::card::ops::{self, CardKind};
+use kiosk_app::card::pcsc_reader::{self, ReaderInfo};
+use kiosk_app::card::CardError;
+use kiosk_app::config::KioskConfig;
+use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
+use kiosk_app::receipt::printer;
+use kiosk_app::secret::Pin;
+use serde_json::json;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "kioskctl", version, about = "Madoguchi kiosk maintenance tool")]
+struct Cli {
+    /// Kiosk configuration file (TOML).
+    #[arg(long, global = true, default_value = counter_sync::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The card reader and card.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
+    /// The receipt printer.
+    Printer {
+        #[command(subcommand)]
+        command: PrinterCommand,
+    },
+    /// Check reader, printer, backends and database and say what is wrong.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CardCommand {
+    /// Readers, card presence and type, PIN tries left (never a VERIFY with data).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read name, address, birth date and sex with the 4-digit PIN.
+    Read {
+        #[arg(long)]
+        json: bool,
+        /// Read the PIN from standard input (the only way; it is never an argument).
+        #[arg(long, required = true)]
+        pin_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrinterCommand {
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a test receipt.
+    Test,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    kiosk_app::init_logging();
+    let json = matches!(
+        cli.command,
+        Command::Card { command: CardCommand::Status { json: true } | CardCommand::Read { json: true, .. } }
+            | Command::Printer { command: PrinterCommand::Status { json: true } }
+            | Command::Doctor { json: true }
+    );
+    match run(cli) {
+        Ok(()) => {}
+        Err(Failure { code, message, detail }) => {
+            if json {
+                let mut v = json!({ "ok": false, "error": { "code": code, "message": message } });
+                if let Some(d) = detail {
+                    v["error"]["detail"] = d;
+                }
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            eprintln!("kioskctl: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+struct Failure {
+    code: String,
+    message: String,
+    detail: Option<serde_json::Value>,
+}
+
+impl From<CardError> for Failure {
+    fn from(e: CardError) -> Self {
+        Failure { code: e.code().into(), message: e.to_string(), detail: serde_json::to_value(&e).ok() }
+    }
+}
+
+fn fail(code: &str, message: impl std::fmt::Display) -> Failure {
+    Failure { code: code.into(), message: message.to_string(), detail: None }
+}
+
+fn load(path: &std::path::Path) -> Result<KioskConfig, Failure> {
+    KioskConfig::load(path).map_err(|e| fail("config_error", e))
+}
+
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Card { command: CardCommand::Status { json } } => {
+            let cfg = load(&cli.config)?;
+            let v = card_status(cfg.card.reader.as_deref())?;
+            print(json, v.clone(), || format!("{v:#}"));
+            Ok(())
+        }
+        Command::Card { command: CardCommand::Read { json, .. } } => {
+            let cfg = load(&cli.config)?;
+            let mut input = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().read_to_string(&mut input).map_err(|e| fail("stdin", e))?;
+            let pin = Pin::new_4_digits(input.trim().as_bytes()).map_err(|e| fail("pin_format", e))?;
+            drop(input);
+            let b = pcsc_reader::with_card(cfg.card.reader.as_deref(), |t| {
+                ops::identify(t)?.check_usable()?;
+                ops::read_basic4(t, &pin)
+            })?;
+            let birth = b.birth.expose();
+            let v = json!({
+                "ok": true,
+                "name": b.name.expose(),
+                "address": b.address.expose(),
+                "birth_date": format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..]),
+                "sex": b.sex.code(),
+            });
+            print(json, v, || format!("{}\n{}\n{}\n{}", b.name.expose(), b.address.expose(), birth, b.sex.code()));
+            Ok(())
+        }
+        Command::Printer { command: PrinterCommand::Status { json } } => {
+            let cfg = load(&cli.config)?;
+            let status = printer::status_tcp(&cfg.printer.address, Duration::from_millis(cfg.printer.timeout_ms))
+                .map_err(|e| fail(printer_code(&e), format!("printer {}: {e}", cfg.printer.address)))?;
+            let v = json!({ "ok": true, "address": cfg.printer.address, "status": status, "ready": status.problem().is_none() });
+            print(json, v, || format!("printer {}: {:?}", cfg.printer.address, status));
+            Ok(())
+        }
+        Command::Printer { command: PrinterCommand::Test } => {
+            let cfg = load(&cli.config)?;
+            let job = kiosk_app::session::ReceiptJob {
+                receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
+                submitted_at: time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+                lang: kiosk_app::session::Lang::Ja,
+                municipality_ja: "テスト印刷".into(),
+                municipality_local: "テスト印刷".into(),
+                procedure_ja: "印刷の確認（申請ではありません）".into(),
+                procedure_local: "印刷の確認（申請ではありません）".into(),
+            };
+            let ctx = ReceiptContext { counter_name: cfg.sync.kiosk.counter_name.clone(), paper_mm: cfg.printer.paper_mm };
+            let bytes = receipt_bytes(&job, &ctx).map_err(|e| fail("layout", e))?;
+            printer::print_tcp(&cfg.printer.address, &bytes, Duration::from_millis(cfg.printer.timeout_ms))
+                .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
+            println!("test receipt printed and confirmed by {}", cfg.printer.address);
+            Ok(())
+        }
+        Command::Doctor { json } => doctor(&cli.config, json),
+    }
+}
+
+fn printer_code(e: &printer::PrinterError) -> &'static str {
+    match e {
+        printer::PrinterError::NotReady(p, _) => match p {
+            kiosk_app::session::PrintProblem::PaperOut => "paper_out",
+            kiosk_app::session::PrintProblem::CoverOpen => "cover_open",
+            kiosk_app::session::PrintProblem::Offline => "printer_offline",
+            kiosk_app::session::PrintProblem::Error => "printer_error",
+        },
+        printer::PrinterError::Unreachable(_) => "printer_unreachable",
+        printer::PrinterError::Silent | printer::PrinterError::Unconfirmed => "printer_silent",
+        printer::PrinterError::Garbled | printer::PrinterError::Io(_) => "printer_error",
+    }
+}
+
+fn card_status(filter: Option<&str>) -> Result<serde_json::Value, Failure> {
+    let ctx = pcsc_reader::establish()?;
+    let readers: Vec<ReaderInfo> = pcsc_reader::list_readers(&ctx, filter)?;
+    if readers.is_empty() {
+        return Err(CardError::NoReader.into());
+    }
+    let present = readers.iter().any(|r| r.card_present);
+    let mut v = json!({ "ok": true, "readers": readers, "card_present": present });
+    if present {
+        let probe = pcsc_reader::with_card(filter, |t| {
+            let kind = ops::identify(t)?;
+            let auth = if kind == CardKind::MyNumberCard { Some(ops::jpki_auth_pin_tries(t)?) } else { None };
+            let text = if kind == CardKind::MyNumberCard { Some(ops::text_pin_tries(t)) } else { None };
+            Ok((kind, auth, text))
+        });
+        match probe {
+            Ok((kind, auth, text)) => {
+                v["card_type"] = json!(kind);
+                v["jpki_auth_pin_tries_left"] = json!(auth);
+                match text {
+                    Some(Ok(n)) => v["text_pin_tries_left"] = json!(n),
+                    Some(Err(e)) => v["text_ap_error"] = json!(e.code()),
+                    None => {}
+                }
+                if let Err(e) = kind.check_usable() {
+                    v["error"] = json!({ "code": e.code(), "message": e.to_string() });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(v)
+}
+
+fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
+    let mut checks = vec![];
+    let mut check = |name: &str, result: Result<String, String>| {
+        let ok = result.is_ok();
+        let text = result.unwrap_or_else(|e| e);
+        checks.push(json!({ "check": name, "ok": ok, "message": text }));
+    };
+    let cfg = match KioskConfig::load(config) {
+        Ok(c) => {
+            check("config", Ok(format!("{} is valid", config.display())));
+            c
+        }
+        Err(e) => {
+            check("config", Err(e.to_string()));
+            return report(json, checks);
+        }
+    };
+    check("catalogues", cfg.load_world().map(|w| format!("{} municipalities, catalogues loaded", w.municipalities.len())).map_err(|e| e.to_string()));
+    check(
+        "database",
+        counter_sync::outbox::Outbox::open(&cfg.sync.outbox.path).map_err(|e| e.to_string()).and_then(|o| {
+            let integrity = o.integrity_check().map_err(|e| e.to_string())?;
+            if integrity != "ok" {
+                return Err(format!("{} fails its integrity check: {integrity}", cfg.sync.outbox.path.display()));
+            }
+            let waiting: u64 = o.counts(&[]).map_err(|e| e.to_string())?.iter().filter(|c| c.state.as_str() != "delivered").map(|c| c.count).sum();
+            Ok(format!("{} is healthy; {waiting} applications not yet delivered", cfg.sync.outbox.path.display()))
+        }),
+    );
+    check(
+        "card_reader",
+        match card_status(cfg.card.reader.as_deref()) {
+            Ok(v) => Ok(format!("{} reader(s) found; card present: {}", v["readers"].as_array().map_or(0, |a| a.len()), v["card_present"])),
+            Err(f) => Err(match f.code.as_str() {
+                "no_service" => "the PC/SC service (pcscd) is not running: start it with `systemctl start pcscd`".into(),
+                "no_reader" => "no card reader is connected: check the reader's USB cable".into(),
+                _ => f.message,
+            }),
+        },
+    );
+    check(
+        "printer",
+        match printer::status_tcp(&cfg.printer.address, Duration::from_millis(cfg.printer.timeout_ms)) {
+            Ok(s) => match s.problem() {
+                None if s.paper_near_end => Ok("ready, but the paper is nearly out: replace the roll soon".into()),
+                None => Ok(format!("{} is ready", cfg.printer.address)),
+                Some(p) => Err(format!("printer {} is not ready: {}", cfg.printer.address, p.code())),
+            },
+            Err(e) => Err(format!("printer {}: {e}", cfg.printer.address)),
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail("runtime", e))?;
+    for m in &cfg.sync.municipalities {
+        let result = rt.block_on(async {
+            let client = counter_sync::client::HttpClient::new(&m.endpoint, Duration::from_secs(5), Duration::from_secs(3)).map_err(|e| e.to_string())?;
+            client.probe().await
+        });
+        check(&format!("backend {} {}", m.code, m.name_ja), result.map(|s| format!("{} answers (HTTP {s})", m.endpoint)));
+    }
+    report(json, checks)
+}
+
+fn report(json: bool, checks: Vec<serde_json::Value>) -> Result<(), Failure> {
+    let ok = checks.iter().all(|c| c["ok"] == json!(true));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "ok": ok, "checks": checks })).unwrap_or_default());
+    } else {
+        for c in &checks {
+            println!("[{}] {}: {}", if c["ok"] == json!(true) { " ok " } else { "FAIL" }, c["check"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""));
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure { code: "doctor".into(), message: "some checks failed".into(), detail: Some(json!(checks)) })
+    }
+}

@@ -1,0 +1,16 @@
+//! The My Number card: APDUs, BER-TLV, the basic-4 attributes and PIN safety, over a small
+//! [`CardTransport`] trait; PC/SC is one implementation of it.
+
+pub mod apdu;
+pub mod basic4;
+pub mod ber;
+pub mod error;
+pub mod ops;
+pub mod pcsc_reader;
+
+pub use error::CardError;
+
+/// Sends one APDU and returns the raw response (data ‖ SW1 SW2).
+pub trait CardTransport {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError>;
+}

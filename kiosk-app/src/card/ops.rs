@@ -1,0 +1,241 @@
+//! Card operations as APDU sequences over any [`CardTransport`]: identify, count tries, read
+//! the basic 4 attributes. PIN safety lives here: the tries are read before every VERIFY,
+//! a locked PIN is never tried, and each PIN is tried on exactly one application.
+
+use super::apdu::{self, Response, AID_JPKI, AID_TEXT, EF_JPKI_AUTH_PIN, EF_JPKI_TOKEN, EF_TEXT_BASIC4, EF_TEXT_PIN};
+use super::basic4::{self, Basic4};
+use super::{CardError, CardTransport};
+use crate::secret::Pin;
+use serde::Serialize;
+
+/// What kind of card is in the reader, from the JPKI token label (never from the ATR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardKind {
+    MyNumberCard,
+    JukiCard,
+    SmartphoneToken,
+    Unknown,
+}
+
+impl CardKind {
+    /// Only the My Number card can be used at the kiosk.
+    pub fn check_usable(self) -> Result<(), CardError> {
+        match self {
+            CardKind::MyNumberCard => Ok(()),
+            CardKind::JukiCard => Err(CardError::JukiCard),
+            CardKind::SmartphoneToken => Err(CardError::SmartphoneToken),
+            CardKind::Unknown => Err(CardError::UnsupportedCard),
+        }
+    }
+}
+
+fn send(t: &mut dyn CardTransport, apdu: &[u8]) -> Result<Response, CardError> {
+    Response::parse(&t.transmit(apdu)?)
+}
+
+/// SELECT JPKI, read the 32-byte token label.
+pub fn identify(t: &mut dyn CardTransport) -> Result<CardKind, CardError> {
+    let r = send(t, &apdu::select_df(&AID_JPKI))?;
+    if r.sw == 0x6A82 {
+        return Ok(CardKind::Unknown);
+    }
+    if r.sw != apdu::SW_OK {
+        return Ok(CardKind::Unknown);
+    }
+    send(t, &apdu::select_ef(EF_JPKI_TOKEN))?.ok("SELECT token info")?;
+    let label = send(t, &apdu::read_binary(0, 32))?.ok("READ token info")?;
+    let text: String = label.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+    Ok(match text.trim_end() {
+        "JPKIAPICCTOKEN2" => CardKind::MyNumberCard,
+        "JPKIAPICCTOKEN" => CardKind::JukiCard,
+        "JPKIAPGPSETOKEN" | "JPKIAPIOSTOKEN" => CardKind::SmartphoneToken,
+        _ => CardKind::Unknown,
+    })
+}
+
+/// Tries left of the 券面事項入力補助 PIN (empty VERIFY; uses no attempt).
+pub fn text_pin_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
+    select_text_pin(t)?;
+    query_tries(t)
+}
+
+/// Tries left of the JPKI user-authentication PIN.
+pub fn jpki_auth_pin_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
+    let r = send(t, &apdu::select_df(&AID_JPKI))?;
+    if r.sw == 0x6A82 {
+        return Err(CardError::UnsupportedCard);
+    }
+    r.ok("SELECT JPKI")?;
+    send(t, &apdu::select_ef(EF_JPKI_AUTH_PIN))?.ok("SELECT JPKI auth PIN")?;
+    query_tries(t)
+}
+
+fn select_text_pin(t: &mut dyn CardTransport) -> Result<(), CardError> {
+    let r = send(t, &apdu::select_df(&AID_TEXT))?;
+    if r.sw == 0x6A82 {
+        return Err(CardError::NoTextAp);
+    }
+    r.ok("SELECT text AP")?;
+    send(t, &apdu::select_ef(EF_TEXT_PIN))?.ok("SELECT text PIN")?;
+    Ok(())
+}
+
+fn query_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
+    let r = send(t, &apdu::verify_query())?;
+    match (apdu::tries_in(r.sw), r.sw) {
+        (Some(n), _) => Ok(n),
+        (None, 0x6984) => Ok(0),
+        (None, sw) => Err(CardError::CardStatus { operation: "PIN tries query".into(), sw }),
+    }
+}
+
+/// Verifies the PIN on the text AP and reads the basic 4 attributes: 6 APDUs for files up to
+/// 256 bytes (SELECT AP, SELECT PIN, tries query, VERIFY, SELECT EF, READ).
+pub fn read_basic4(t: &mut dyn CardTransport, pin: &Pin) -> Result<Basic4, CardError> {
+    select_text_pin(t)?;
+    if query_tries(t)? == 0 {
+        return Err(CardError::PinLocked);
+    }
+    let r = send(t, &apdu::verify(pin.as_bytes()))?;
+    match r.sw {
+        apdu::SW_OK => {}
+        0x6984 | 0x63C0 => return Err(CardError::PinLocked),
+        sw if apdu::tries_in(sw).is_some() => return Err(CardError::WrongPin { tries_left: (sw & 0xF) as u8 }),
+        sw => return Err(CardError::CardStatus { operation: "VERIFY".into(), sw }),
+    }
+    send(t, &apdu::select_ef(EF_TEXT_BASIC4))?.ok("SELECT basic-4")?;
+    let file = read_whole(t)?;
+    basic4::parse(&file)
+}
+
+/// Largest file the kiosk will read (a defence against a lying length field).
+const MAX_FILE: usize = 4096;
+
+/// Reads a BER-encoded EF from offset 0: first chunk of 256 bytes, then the rest as the
+/// header says, in chunks of at most 256 bytes.
+fn read_whole(t: &mut dyn CardTransport) -> Result<Vec<u8>, CardError> {
+    let mut file = send(t, &apdu::read_binary(0, 256))?.ok("READ BINARY")?;
+    let total = ber::total_len(&file)?.ok_or_else(|| CardError::Malformed { detail: "file header incomplete".into() })?;
+    if total > MAX_FILE {
+        return Err(CardError::Malformed { detail: format!("file claims {total} bytes") });
+    }
+    while file.len() < total {
+        let want = (total - file.len()).min(256) as u16;
+        let chunk = send(t, &apdu::read_binary(file.len() as u16, want))?.ok("READ BINARY")?;
+        if chunk.is_empty() {
+            return Err(CardError::Malformed { detail: "file shorter than its header says".into() });
+        }
+        file.extend(chunk);
+    }
+    file.truncate(total);
+    Ok(file)
+}
+
+use super::ber;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// Replays scripted answers and records the commands.
+    struct Script {
+        answers: VecDeque<Vec<u8>>,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Script {
+        fn new(answers: &[&[u8]]) -> Self {
+            Script { answers: answers.iter().map(|a| a.to_vec()).collect(), sent: vec![] }
+        }
+    }
+
+    impl CardTransport for Script {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
+            self.sent.push(apdu.to_vec());
+            self.answers.pop_front().ok_or(CardError::CardRemoved)
+        }
+    }
+
+    const OK: &[u8] = &[0x90, 0x00];
+
+    fn file_answer() -> Vec<u8> {
+        let mut f = basic4::encode("山田　太郎", "埼玉県入間郡毛呂山町中央２丁目１番地", "19800217", "1");
+        f.extend_from_slice(OK);
+        f
+    }
+
+    #[test]
+    fn read_takes_six_apdus() {
+        let file = file_answer();
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &file]);
+        let b = read_basic4(&mut s, &Pin::new_4_digits(b"1234").unwrap()).unwrap();
+        assert_eq!(b.name.expose(), "山田　太郎");
+        assert_eq!(s.sent.len(), 6);
+        assert!(s.sent.iter().all(|a| a != &apdu::select_ef(0x0001)), "EF 0001 (My Number) must never be selected");
+    }
+
+    #[test]
+    fn wrong_pin_reports_tries() {
+        for (sw, expected) in [
+            (0x63C2u16, CardError::WrongPin { tries_left: 2 }),
+            (0x63C1, CardError::WrongPin { tries_left: 1 }),
+            (0x63C0, CardError::PinLocked),
+            (0x6984, CardError::PinLocked),
+        ] {
+            let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], &sw.to_be_bytes()]);
+            let err = read_basic4(&mut s, &Pin::new_4_digits(b"1111").unwrap()).unwrap_err();
+            assert_eq!(err, expected, "{sw:04X}");
+        }
+    }
+
+    #[test]
+    fn a_locked_pin_is_never_tried() {
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC0]]);
+        assert_eq!(read_basic4(&mut s, &Pin::new_4_digits(b"1234").unwrap()).unwrap_err(), CardError::PinLocked);
+        assert_eq!(s.sent.len(), 3, "no VERIFY with data after 63C0");
+    }
+
+    #[test]
+    fn other_status_words_and_broken_answers() {
+        let pin = Pin::new_4_digits(b"1234").unwrap();
+        let mut s = Script::new(&[&[0x6A, 0x82]]);
+        assert_eq!(read_basic4(&mut s, &pin).unwrap_err(), CardError::NoTextAp);
+        for sw in [[0x69, 0x82], [0x6D, 0x00], [0x67, 0x00]] {
+            let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &sw]);
+            assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::CardStatus { .. }));
+        }
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &[0xFF]]);
+        assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::Malformed { .. }));
+        // Oversized length field.
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &[0xFF, 0x20, 0x82, 0xFF, 0xFF, 0x90, 0x00]]);
+        assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::Malformed { .. }));
+        // Truncated: header promises more than the card delivers.
+        let mut file = file_answer();
+        file.drain(20..file.len() - 2);
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &file, &[0x6B, 0x00]]);
+        assert!(read_basic4(&mut s, &pin).is_err());
+    }
+
+    #[test]
+    fn identify_by_label() {
+        let label = |l: &str| {
+            let mut v = l.as_bytes().to_vec();
+            v.resize(32, b' ');
+            v.extend_from_slice(OK);
+            v
+        };
+        for (l, kind) in [
+            ("JPKIAPICCTOKEN2", CardKind::MyNumberCard),
+            ("JPKIAPICCTOKEN", CardKind::JukiCard),
+            ("JPKIAPGPSETOKEN", CardKind::SmartphoneToken),
+            ("SOMETHING", CardKind::Unknown),
+        ] {
+            let mut s = Script::new(&[OK, OK, &label(l)]);
+            assert_eq!(identify(&mut s).unwrap(), kind);
+        }
+        let mut s = Script::new(&[&[0x6A, 0x82]]);
+        assert_eq!(identify(&mut s).unwrap(), CardKind::Unknown);
+    }
+}

@@ -1,0 +1,122 @@
+//! The kiosk's configuration: the shared file of counter-sync plus the kiosk's own sections.
+
+use crate::catalogue::{Catalogue, CatalogueError};
+use crate::routing::{Router, RouterError};
+use counter_sync::config::{parse_config_text, read_config_text, ConfigError, SyncConfig};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KioskConfig {
+    #[serde(flatten)]
+    pub sync: SyncConfig,
+    #[serde(default)]
+    pub card: CardConfig,
+    pub printer: PrinterConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
+    pub routing: RoutingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct CardConfig {
+    /// Only readers whose name contains this text are used (all readers when absent).
+    pub reader: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrinterConfig {
+    /// `host:port` of an ESC/POS printer on TCP (port 9100 on real printers).
+    pub address: String,
+    /// 58 or 80.
+    #[serde(default = "default_paper")]
+    pub paper_mm: u8,
+    /// How long to wait for the printer to answer a status query or confirm a job.
+    #[serde(default = "default_printer_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_paper() -> u8 {
+    80
+}
+
+fn default_printer_timeout() -> u64 {
+    5_000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct UiConfig {
+    /// Seconds without a touch before the "Continue?" countdown appears.
+    pub idle_warning_secs: u64,
+    /// Length of that countdown; then the session is wiped.
+    pub idle_countdown_secs: u64,
+    /// How long "your card was removed" stays before the welcome screen.
+    pub card_removed_secs: u64,
+    pub default_language: String,
+    /// Window size on a desktop (the kiosk itself runs full screen).
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            idle_warning_secs: 45,
+            idle_countdown_secs: 15,
+            card_removed_secs: 5,
+            default_language: "ja".into(),
+            width: 1080,
+            height: 1920,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoutingConfig {
+    /// CSV of the municipalities of the service area (see `assets/municipalities.csv`).
+    pub municipality_list: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KioskConfigError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error(transparent)]
+    Router(#[from] RouterError),
+}
+
+impl KioskConfig {
+    pub fn load(path: &Path) -> Result<Self, KioskConfigError> {
+        let text = read_config_text(path)?;
+        let mut cfg: KioskConfig = parse_config_text(path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.sync.resolve_paths(base);
+        cfg.routing.municipality_list = base.join(&cfg.routing.municipality_list);
+        cfg.sync.validate(path)?;
+        if ![58, 80].contains(&cfg.printer.paper_mm) {
+            return Err(ConfigError::Invalid { path: path.into(), message: format!("printer.paper_mm must be 58 or 80, not {}", cfg.printer.paper_mm) }.into());
+        }
+        if !crate::session::Lang::ALL.iter().any(|l| l.code() == cfg.ui.default_language) {
+            return Err(ConfigError::Invalid { path: path.into(), message: format!("ui.default_language {:?} is not supported", cfg.ui.default_language) }.into());
+        }
+        Ok(cfg)
+    }
+
+    /// Loads everything a session needs: the municipality list and every catalogue.
+    pub fn load_world(&self) -> Result<crate::session::World, KioskConfigError> {
+        let router = Router::load(&self.routing.municipality_list)?;
+        let mut municipalities = vec![];
+        for m in &self.sync.municipalities {
+            municipalities.push(crate::session::MunicipalityInfo {
+                code: m.code.clone(),
+                name_ja: m.name_ja.clone(),
+                name_en: m.name_en.clone(),
+                catalogue: Catalogue::load(&m.catalogue)?,
+            });
+        }
+        Ok(crate::session::World { router, municipalities })
+    }
+}

@@ -1,0 +1,24 @@
+//! Madoguchi kiosk: the resident flow, the card, the receipt and the Slint UI.
+//!
+//! Data flow: card ([`card`]) → session ([`session`], a pure state machine) → outbox
+//! ([`submit`], sealed, via `counter_sync`) and session → receipt ([`receipt`]) → printer.
+//! [`runner`] executes the session's effects; [`ui`] renders its views.
+
+pub mod card;
+pub mod catalogue;
+pub mod config;
+pub mod receipt;
+pub mod routing;
+pub mod runner;
+pub mod secret;
+pub mod session;
+pub mod submit;
+pub mod ui;
+
+/// Logging for the binaries: structured, to stderr (the journal under systemd).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

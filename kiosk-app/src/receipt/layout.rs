@@ -1,0 +1,222 @@
+//! Receipt layout → ESC/POS bytes: Shift_JIS kanji mode (`FS C 1`), Model 2 QR with the
+//! receipt number, the number printed large, a cut, and a trailing `GS r 1` whose answer
+//! confirms the printer processed everything before it.
+
+use crate::session::{Lang, ReceiptJob};
+use escpos::driver::Driver;
+use escpos::printer::Printer;
+use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
+use std::cell::RefCell;
+use std::rc::Rc;
+use unicode_width::UnicodeWidthChar;
+
+/// `GS r 1`: its answer marks the end of the job.
+pub const CONFIRM_MARKER: [u8; 3] = [0x1D, 0x72, 0x01];
+/// Substitute for a character outside JIS X 0208 (〓, the geta mark).
+const GETA: char = '〓';
+
+/// Collects the bytes the escpos crate would send.
+#[derive(Clone, Default)]
+struct Capture(Rc<RefCell<Vec<u8>>>);
+
+impl Driver for Capture {
+    fn name(&self) -> String {
+        "capture".into()
+    }
+    fn write(&self, data: &[u8]) -> escpos::errors::Result<()> {
+        self.0.borrow_mut().extend_from_slice(data);
+        Ok(())
+    }
+    fn read(&self, _buf: &mut [u8]) -> escpos::errors::Result<usize> {
+        Ok(0)
+    }
+    fn flush(&self) -> escpos::errors::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiptContext {
+    /// The counter's name as configured (may hold characters outside JIS X 0208).
+    pub counter_name: String,
+    pub paper_mm: u8,
+}
+
+/// Characters per line in Font A (12×24 dots) for the paper width.
+pub fn columns(paper_mm: u8) -> usize {
+    if paper_mm <= 58 {
+        32
+    } else {
+        48
+    }
+}
+
+/// Keeps JIS X 0208 characters; others become 〓 (raster fallback comes with issue 5).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut buf = [0u8; 4];
+            let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
+            let lead = bytes.first().copied().unwrap_or(0);
+            if unmappable || lead == 0x87 || (0xED..=0xFC).contains(&lead) {
+                GETA
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Wraps by East-Asian display width (full-width = 2 columns).
+pub fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let mut lines = vec![];
+    let mut line = String::new();
+    let mut width = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if width + w > cols && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            width = 0;
+        }
+        line.push(c);
+        width += w;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn fmt_time(t: time::OffsetDateTime, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => format!("{}年{}月{}日 {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()),
+        Lang::En => format!("{} {} {} {:02}:{:02}", t.day(), t.month(), t.year(), t.hour(), t.minute()),
+    }
+}
+
+/// Builds the receipt. Japanese always; for other languages, each label in that language too.
+pub fn receipt_bytes(job: &ReceiptJob, ctx: &ReceiptContext) -> Result<Vec<u8>, escpos::errors::PrinterError> {
+    let capture = Capture::default();
+    let protocol = Protocol::new(escpos::utils::Encoder::new(encoding_rs::SHIFT_JIS));
+    let mut p = Printer::new(capture.clone(), protocol, None);
+    let cols = columns(ctx.paper_mm);
+    let bilingual = job.lang != Lang::Ja;
+    let mut lines = |p: &mut Printer<Capture>, text: &str| -> escpos::errors::Result<()> {
+        for l in wrap(&printable(text), cols) {
+            p.writeln(&l)?;
+        }
+        Ok(())
+    };
+    p.init()?.custom(&[0x1C, 0x43, 0x01])?.custom(&[0x1B, 0x52, 0x08])?;
+    p.justify(JustifyMode::CENTER)?.bold(true)?;
+    lines(&mut p, &ctx.counter_name)?;
+    p.bold(false)?;
+    lines(&mut p, if bilingual { "受付票 / Receipt" } else { "受付票" })?;
+    lines(&mut p, &"-".repeat(cols))?;
+    lines(&mut p, if bilingual { "受付番号 / Receipt number" } else { "受付番号" })?;
+    p.size(2, 2)?.bold(true)?;
+    lines(&mut p, &job.receipt_number)?;
+    p.size(1, 1)?.bold(false)?.justify(JustifyMode::LEFT)?;
+    lines(&mut p, &"-".repeat(cols))?;
+    let local = |en: &str, value: String| if bilingual { format!("{en}: {value}") } else { value };
+    lines(&mut p, &format!("申請先: {}", job.municipality_ja))?;
+    if bilingual {
+        lines(&mut p, &local("Municipality", job.municipality_local.clone()))?;
+    }
+    lines(&mut p, &format!("手続き: {}", job.procedure_ja))?;
+    if bilingual {
+        lines(&mut p, &local("Procedure", job.procedure_local.clone()))?;
+    }
+    lines(&mut p, &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::Ja)))?;
+    if bilingual {
+        lines(&mut p, &local("Submitted", fmt_time(job.submitted_at, job.lang)))?;
+    }
+    lines(&mut p, &"-".repeat(cols))?;
+    lines(&mut p, &format!("この申請は{}に送られ、処理されます。お問い合わせの際は受付番号をお伝えください。", job.municipality_ja))?;
+    if bilingual {
+        lines(
+            &mut p,
+            &format!("Your application goes to {} for processing. Please quote the receipt number when you contact them.", job.municipality_local),
+        )?;
+    }
+    p.justify(JustifyMode::CENTER)?;
+    p.qrcode_option(&job.receipt_number, QRCodeOption::new(QRCodeModel::Model2, 6, QRCodeCorrectionLevel::M))?;
+    p.feed()?.feed()?.feed()?;
+    p.partial_cut()?;
+    p.custom(&CONFIRM_MARKER)?;
+    p.print()?;
+    let bytes = capture.0.borrow().clone();
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipt::decode::{decode, Element};
+
+    fn job(lang: Lang) -> ReceiptJob {
+        ReceiptJob {
+            receipt_number: "K01-261121-0007".into(),
+            submitted_at: time::macros::datetime!(2026-11-21 14:05 +09:00),
+            lang,
+            municipality_ja: "毛呂山町".into(),
+            municipality_local: if lang == Lang::Ja { "毛呂山町".into() } else { "Moroyama Town".into() },
+            procedure_ja: "住民票の写しの交付申請".into(),
+            procedure_local: if lang == Lang::Ja { "住民票の写しの交付申請".into() } else { "Copy of residence certificate".into() },
+        }
+    }
+
+    fn ctx() -> ReceiptContext {
+        ReceiptContext { counter_name: "毛呂山・越生 共同窓口".into(), paper_mm: 80 }
+    }
+
+    #[test]
+    fn japanese_receipt_reads_back() {
+        let bytes = receipt_bytes(&job(Lang::Ja), &ctx()).unwrap();
+        assert_eq!(&bytes[..2], &[0x1B, 0x40], "starts with ESC @");
+        assert!(bytes.windows(3).any(|w| w == [0x1C, 0x43, 0x01]), "FS C 1 selects Shift_JIS");
+        let d = decode(&bytes).unwrap();
+        let text = d.text_lines();
+        assert!(text.contains(&"毛呂山・越生 共同窓口".to_string()), "{text:?}");
+        assert!(text.contains(&"K01-261121-0007".to_string()));
+        assert!(text.iter().any(|l| l.contains("住民票の写しの交付申請")));
+        assert!(text.iter().any(|l| l == "受付日時: 2026年11月21日 14:05"), "{text:?}");
+        assert!(!text.iter().any(|l| l.contains("Receipt")), "no English in a Japanese session");
+        assert_eq!(d.qr_payloads(), vec!["K01-261121-0007".to_string()]);
+        assert!(d.elements.iter().any(|e| matches!(e, Element::Text { text, width: 2, height: 2, .. } if text == "K01-261121-0007")), "number printed large");
+        let cut = d.elements.iter().position(|e| matches!(e, Element::Cut)).expect("cut");
+        let qr = d.elements.iter().position(|e| matches!(e, Element::Qr { .. })).unwrap();
+        assert!(qr < cut);
+        assert!(bytes.ends_with(&CONFIRM_MARKER));
+    }
+
+    #[test]
+    fn english_session_prints_both_languages() {
+        let d = decode(&receipt_bytes(&job(Lang::En), &ctx()).unwrap()).unwrap();
+        let text = d.text_lines().join("\n");
+        assert!(text.contains("受付票 / Receipt"), "{text}");
+        assert!(text.contains("Municipality: Moroyama Town"));
+        assert!(text.contains("申請先: 毛呂山町"));
+        assert!(text.contains("Submitted: 21 November 2026 14:05"), "{text}");
+    }
+
+    #[test]
+    fn lines_fit_the_paper_and_gaiji_never_garble() {
+        let mut c = ctx();
+        c.paper_mm = 58;
+        c.counter_name = "髙﨑𠮷田 共同窓口".into();
+        let d = decode(&receipt_bytes(&job(Lang::Ja), &c).unwrap()).unwrap();
+        for l in d.text_lines() {
+            let w: usize = l.chars().map(|c| c.width().unwrap_or(0)).sum();
+            assert!(w <= 32, "{l} is {w} columns");
+        }
+        assert!(d.text_lines().contains(&"〓〓〓田 共同窓口".to_string()), "{:?}", d.text_lines());
+    }
+
+    #[test]
+    fn wrapping_counts_full_width_as_two() {
+        assert_eq!(wrap("あいうえお", 4), vec!["あい", "うえ", "お"]);
+        assert_eq!(wrap("abcdef", 4), vec!["abcd", "ef"]);
+        assert_eq!(wrap("", 4), vec![""]);
+    }
+}

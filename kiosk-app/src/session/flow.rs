@@ -1,0 +1,682 @@
+//! The resident flow. Pure: time comes in with every input, effects go out as values.
+
+use super::view::{HolderView, QuestionView, ReceiptView, View};
+use super::{Effect, Lang, PrintProblem, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World};
+use crate::card::basic4::Basic4;
+use crate::card::ops::CardKind;
+use crate::card::pcsc_reader::CardEvent;
+use crate::card::CardError;
+use crate::catalogue::{Procedure, QuestionKind};
+use crate::secret::{Pin, Secret};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The clock, passed in so that the flow is testable without waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    pub instant: Instant,
+    pub today: time::Date,
+}
+
+impl Now {
+    pub fn system() -> Self {
+        let local = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        Now { instant: Instant::now(), today: local.date() }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FlowTimes {
+    pub idle_warning: Duration,
+    pub idle_countdown: Duration,
+    pub card_removed: Duration,
+}
+
+/// What the resident did on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    SetLanguage(Lang),
+    Start,
+    PinDigit(u8),
+    PinDelete,
+    PinSubmit,
+    ConfirmLastTry,
+    Back,
+    Next,
+    ChooseProcedure(usize),
+    Choose(usize),
+    Adjust(String, i32),
+    Submit,
+    Finish,
+    StillHere,
+    CallStaff,
+    DismissStaff,
+}
+
+#[derive(Debug)]
+pub enum Input {
+    Intent(Intent),
+    Card(CardEvent),
+    Submitted(Result<Submitted, String>),
+    Printed(Result<(), PrintProblem>),
+    /// Periodic clock tick for timeouts.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum CardState {
+    Unknown,
+    Problem,
+    Absent,
+    Present { kind: CardKind, tries: Option<u8>, error: Option<CardError> },
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Choice(Option<usize>),
+    Number(i64),
+    Date(time::Date),
+}
+
+pub struct Flow {
+    world: Arc<World>,
+    times: FlowTimes,
+    default_lang: Lang,
+    lang: Lang,
+    screen: Screen,
+    card: CardState,
+    /// The card in the reader belongs to a session that was wiped: do not auto-start.
+    stale_card: bool,
+    pin: Secret<Vec<u8>>,
+    pin_wrong: bool,
+    last_try_confirmed: bool,
+    identity: Option<Basic4>,
+    municipality: Option<usize>,
+    /// Name of a non-participating municipality (or none when the address is unknown).
+    other_municipality: Option<String>,
+    procedure: Option<usize>,
+    question: usize,
+    answers: Vec<Answer>,
+    receipt: Option<ReceiptView>,
+    error_code: &'static str,
+    last_touch: Instant,
+    screen_since: Instant,
+    staff_called: bool,
+    today: time::Date,
+}
+
+impl Flow {
+    pub fn new(world: Arc<World>, times: FlowTimes, default_lang: Lang, now: Now) -> Self {
+        Flow {
+            world,
+            times,
+            default_lang,
+            lang: default_lang,
+            screen: Screen::Welcome,
+            card: CardState::Unknown,
+            stale_card: false,
+            pin: Secret::new(Vec::new()),
+            pin_wrong: false,
+            last_try_confirmed: false,
+            identity: None,
+            municipality: None,
+            other_municipality: None,
+            procedure: None,
+            question: 0,
+            answers: vec![],
+            receipt: None,
+            error_code: "",
+            last_touch: now.instant,
+            screen_since: now.instant,
+            staff_called: false,
+            today: now.today,
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub fn handle(&mut self, input: Input, now: Now) -> Vec<Effect> {
+        self.today = now.today;
+        let mut fx = vec![];
+        match input {
+            Input::Intent(intent) => {
+                self.last_touch = now.instant;
+                self.intent(intent, now, &mut fx);
+            }
+            Input::Card(event) => self.card_event(event, now, &mut fx),
+            Input::Submitted(result) => self.submitted(result, now, &mut fx),
+            Input::Printed(result) => self.printed(result, now, &mut fx),
+            Input::Tick => self.tick(now, &mut fx),
+        }
+        fx
+    }
+
+    fn go(&mut self, screen: Screen, now: Now) {
+        if self.screen != screen {
+            self.screen = screen;
+            self.screen_since = now.instant;
+            self.last_touch = now.instant;
+        }
+    }
+
+    fn fail(&mut self, code: &'static str, now: Now) {
+        self.error_code = code;
+        self.go(Screen::Error, now);
+    }
+
+    /// Drops everything personal and returns to the welcome screen.
+    fn wipe(&mut self, to: Screen, now: Now, fx: &mut Vec<Effect>) {
+        self.pin = Secret::new(Vec::new());
+        self.pin_wrong = false;
+        self.last_try_confirmed = false;
+        self.identity = None;
+        self.municipality = None;
+        self.other_municipality = None;
+        self.procedure = None;
+        self.question = 0;
+        self.answers.clear();
+        self.receipt = None;
+        self.error_code = "";
+        self.staff_called = false;
+        self.lang = self.default_lang;
+        self.stale_card = matches!(self.card, CardState::Present { .. });
+        self.go(to, now);
+        fx.push(Effect::Wiped);
+    }
+
+    /// Where a present card leads: PIN entry, or why not.
+    fn to_card(&mut self, now: Now) {
+        self.stale_card = false;
+        match self.card.clone() {
+            CardState::Present { error: Some(e), .. } => self.fail(card_error_code(&e), now),
+            CardState::Present { kind, .. } if kind != CardKind::MyNumberCard => {
+                self.fail(card_error_code(&kind.check_usable().unwrap_err()), now)
+            }
+            CardState::Present { tries: Some(0), .. } => self.go(Screen::PinLocked, now),
+            CardState::Present { tries: Some(1), .. } if !self.last_try_confirmed => self.go(Screen::PinLastTry, now),
+            CardState::Present { tries: Some(_), .. } => self.go(Screen::Pin, now),
+            CardState::Present { tries: None, .. } => self.fail("card-error", now),
+            CardState::Problem => self.fail("reader-missing", now),
+            CardState::Absent | CardState::Unknown => self.go(Screen::InsertCard, now),
+        }
+    }
+
+    fn finish(&mut self, now: Now, fx: &mut Vec<Effect>) {
+        let to = if matches!(self.card, CardState::Present { .. }) { Screen::TakeCard } else { Screen::Welcome };
+        self.wipe(to, now, fx);
+    }
+
+    fn intent(&mut self, intent: Intent, now: Now, fx: &mut Vec<Effect>) {
+        use Screen as S;
+        match (self.screen, intent) {
+            (_, Intent::SetLanguage(l)) => self.lang = l,
+            (_, Intent::StillHere) => {}
+            (_, Intent::CallStaff) => {
+                self.staff_called = true;
+                fx.push(Effect::AlertStaff(StaffAlert::ResidentCalled));
+            }
+            (_, Intent::DismissStaff) => self.staff_called = false,
+            (S::Welcome, Intent::Start) => self.to_card(now),
+            (S::InsertCard, Intent::Back) => self.wipe(S::Welcome, now, fx),
+            (S::Pin, Intent::PinDigit(d)) if d <= 9 && self.pin.expose().len() < 4 => {
+                self.pin.expose_mut().push(b'0' + d);
+                self.pin_wrong = false;
+            }
+            (S::Pin, Intent::PinDelete) => {
+                self.pin.expose_mut().pop();
+            }
+            (S::Pin, Intent::PinSubmit) => {
+                if let Ok(pin) = Pin::new_4_digits(self.pin.expose()) {
+                    self.pin = Secret::new(Vec::new());
+                    self.go(S::ReadingData, now);
+                    fx.push(Effect::ReadCard(pin));
+                }
+            }
+            (S::PinLastTry, Intent::ConfirmLastTry) => {
+                self.last_try_confirmed = true;
+                self.go(S::Pin, now);
+            }
+            (S::Pin | S::PinLastTry | S::Confirm, Intent::Back) => self.wipe(S::Welcome, now, fx),
+            (S::Confirm, Intent::Next) => self.route(now),
+            (S::Municipality, Intent::Next) => self.go(S::Procedures, now),
+            (S::Municipality | S::NotParticipating, Intent::Back) => self.go(S::Confirm, now),
+            (S::Procedures, Intent::Back) => self.go(S::Municipality, now),
+            (S::Procedures, Intent::ChooseProcedure(i)) => self.choose_procedure(i, now),
+            (S::Question, Intent::Choose(i)) => {
+                if let Some(Answer::Choice(sel)) = self.answers.get_mut(self.question) {
+                    *sel = Some(i);
+                }
+            }
+            (S::Question, Intent::Adjust(field, delta)) => self.adjust(&field, delta),
+            (S::Question, Intent::Next) if self.answer_ready() => {
+                if self.question + 1 < self.answers.len() {
+                    self.question += 1;
+                } else {
+                    self.go(S::Review, now);
+                }
+            }
+            (S::Question, Intent::Back) => {
+                if self.question > 0 {
+                    self.question -= 1;
+                } else {
+                    self.go(S::Procedures, now);
+                }
+            }
+            (S::Review, Intent::Back) => {
+                if self.answers.is_empty() {
+                    self.go(S::Procedures, now);
+                } else {
+                    self.question = self.answers.len() - 1;
+                    self.go(S::Question, now);
+                }
+            }
+            (S::Review, Intent::Submit) => self.submit(now, fx),
+            (S::Done | S::Error | S::PinLocked | S::NotParticipating, Intent::Finish) => self.finish(now, fx),
+            (S::Done | S::Error | S::PinLocked, Intent::Back) => self.finish(now, fx),
+            (S::CardRemoved, Intent::Finish | Intent::Back) => self.wipe(S::Welcome, now, fx),
+            (S::TakeCard, Intent::Finish) if !matches!(self.card, CardState::Present { .. }) => self.wipe(S::Welcome, now, fx),
+            _ => {}
+        }
+    }
+
+    fn card_event(&mut self, event: CardEvent, now: Now, fx: &mut Vec<Effect>) {
+        use Screen as S;
+        match event {
+            CardEvent::ReaderProblem(_) => {
+                let had_card = matches!(self.card, CardState::Present { .. });
+                self.card = CardState::Problem;
+                if had_card {
+                    self.removed(now, fx);
+                } else if self.screen == S::InsertCard {
+                    self.fail("reader-missing", now);
+                }
+            }
+            CardEvent::NoCard => {
+                let had_card = matches!(self.card, CardState::Present { .. });
+                self.card = CardState::Absent;
+                if had_card {
+                    self.removed(now, fx);
+                } else if self.screen == S::Error && self.error_code == "reader-missing" {
+                    self.wipe(S::Welcome, now, fx);
+                }
+            }
+            CardEvent::Inserted { kind, text_pin_tries, error } => {
+                self.card = CardState::Present { kind, tries: text_pin_tries, error };
+                self.last_try_confirmed = false;
+                if matches!(self.screen, S::Welcome | S::InsertCard | S::CardRemoved)
+                    || (self.screen == S::Error && self.error_code == "reader-missing")
+                {
+                    self.to_card(now);
+                }
+            }
+            CardEvent::Removed => {
+                self.card = CardState::Absent;
+                self.removed(now, fx);
+            }
+            CardEvent::Read(result) => self.read_done(result, now, fx),
+        }
+    }
+
+    fn removed(&mut self, now: Now, fx: &mut Vec<Effect>) {
+        use Screen as S;
+        self.stale_card = false;
+        match self.screen {
+            S::Welcome | S::InsertCard | S::CardRemoved => {}
+            S::TakeCard => self.wipe(S::Welcome, now, fx),
+            // The application is already durable: just make sure nothing personal remains.
+            S::Submitting | S::Done => {
+                self.identity = None;
+                fx.push(Effect::Wiped);
+            }
+            _ => self.wipe(S::CardRemoved, now, fx),
+        }
+    }
+
+    fn read_done(&mut self, result: Result<Basic4, CardError>, now: Now, fx: &mut Vec<Effect>) {
+        if self.screen != Screen::ReadingData {
+            return; // stale answer (session wiped meanwhile): drop it unread
+        }
+        let set_tries = |card: &mut CardState, n: u8| {
+            if let CardState::Present { tries, .. } = card {
+                *tries = Some(n);
+            }
+        };
+        match result {
+            Ok(identity) => {
+                set_tries(&mut self.card, 3);
+                self.identity = Some(identity);
+                self.go(Screen::Confirm, now);
+            }
+            Err(CardError::WrongPin { tries_left }) => {
+                set_tries(&mut self.card, tries_left);
+                self.pin_wrong = true;
+                self.last_try_confirmed = false;
+                self.to_card(now);
+                self.pin_wrong = true;
+            }
+            Err(CardError::PinLocked) => {
+                set_tries(&mut self.card, 0);
+                self.go(Screen::PinLocked, now);
+            }
+            Err(CardError::CardRemoved | CardError::NoCard) => {
+                self.card = CardState::Absent;
+                self.wipe(Screen::CardRemoved, now, fx);
+            }
+            Err(e) => self.fail(card_error_code(&e), now),
+        }
+    }
+
+    fn route(&mut self, now: Now) {
+        let Some(identity) = &self.identity else { return self.fail("card-error", now) };
+        let entry = self.world.router.find(identity.address.expose()).cloned();
+        match entry {
+            None => {
+                self.other_municipality = None;
+                self.fail("unknown-address", now);
+            }
+            Some(e) => match self.world.municipalities.iter().position(|m| m.code == e.code) {
+                Some(i) => {
+                    self.municipality = Some(i);
+                    self.go(Screen::Municipality, now);
+                }
+                None => {
+                    self.other_municipality = Some(if self.lang == Lang::Ja { e.name_ja } else { e.name_en });
+                    self.go(Screen::NotParticipating, now);
+                }
+            },
+        }
+    }
+
+    fn procedure_def(&self) -> Option<&Procedure> {
+        let m = &self.world.municipalities[self.municipality?];
+        m.catalogue.procedures.get(self.procedure?)
+    }
+
+    fn choose_procedure(&mut self, i: usize, now: Now) {
+        let Some(m) = self.municipality else { return };
+        let Some(p) = self.world.municipalities[m].catalogue.procedures.get(i) else { return };
+        self.answers = p
+            .questions
+            .iter()
+            .map(|q| match &q.kind {
+                QuestionKind::Choice { .. } => Answer::Choice(None),
+                QuestionKind::Number { min, default, .. } => Answer::Number(default.unwrap_or(*min)),
+                QuestionKind::Date { .. } => Answer::Date(self.today),
+            })
+            .collect();
+        self.procedure = Some(i);
+        self.question = 0;
+        self.go(if self.answers.is_empty() { Screen::Review } else { Screen::Question }, now);
+    }
+
+    fn answer_ready(&self) -> bool {
+        !matches!(self.answers.get(self.question), Some(Answer::Choice(None)) | None)
+    }
+
+    fn adjust(&mut self, field: &str, delta: i32) {
+        let Some(q) = self.procedure_def().and_then(|p| p.questions.get(self.question)).cloned() else { return };
+        let today = self.today;
+        match (self.answers.get_mut(self.question), &q.kind) {
+            (Some(Answer::Number(n)), QuestionKind::Number { min, max, .. }) if field == "number" => {
+                *n = (*n + delta as i64).clamp(*min, *max);
+            }
+            (Some(Answer::Date(d)), QuestionKind::Date { min_days, max_days }) => {
+                let lo = today + time::Duration::days(*min_days);
+                let hi = today + time::Duration::days(*max_days);
+                let moved = match field {
+                    "day" => Some(*d + time::Duration::days(delta as i64)),
+                    "month" => shift_months(*d, delta),
+                    "year" => shift_months(*d, delta * 12),
+                    _ => None,
+                };
+                if let Some(m) = moved {
+                    *d = m.clamp(lo, hi);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn submit(&mut self, now: Now, fx: &mut Vec<Effect>) {
+        let (Some(m), Some(p), Some(identity)) = (self.municipality, self.procedure_def().cloned(), self.identity.clone()) else {
+            return self.fail("outbox-error", now);
+        };
+        let answers = p.questions.iter().zip(&self.answers).map(|(q, a)| (q.id.clone(), machine_value(q, a))).collect();
+        self.go(Screen::Submitting, now);
+        fx.push(Effect::Submit(Submission {
+            municipality_code: self.world.municipalities[m].code.clone(),
+            procedure_code: p.code.clone(),
+            applicant: identity,
+            answers,
+            lang: self.lang,
+        }));
+    }
+
+    fn submitted(&mut self, result: Result<Submitted, String>, now: Now, fx: &mut Vec<Effect>) {
+        if self.screen != Screen::Submitting {
+            return;
+        }
+        match result {
+            Ok(s) => {
+                // Durable now: the personal data is no longer needed in memory.
+                self.identity = None;
+                let m = &self.world.municipalities[self.municipality.unwrap_or(0)];
+                let p = self.procedure_def().cloned();
+                let job = ReceiptJob {
+                    receipt_number: s.receipt_number.clone(),
+                    submitted_at: s.submitted_at,
+                    lang: self.lang,
+                    municipality_ja: m.name_ja.clone(),
+                    municipality_local: m.name(self.lang).to_owned(),
+                    procedure_ja: p.as_ref().map(|p| p.title.ja().to_owned()).unwrap_or_default(),
+                    procedure_local: p.as_ref().map(|p| p.title.get(self.lang.code()).to_owned()).unwrap_or_default(),
+                };
+                self.receipt = Some(ReceiptView { number: s.receipt_number, printed: false, problem: "" });
+                fx.push(Effect::Print(job));
+            }
+            Err(_) => self.fail("outbox-error", now),
+        }
+    }
+
+    fn printed(&mut self, result: Result<(), PrintProblem>, now: Now, fx: &mut Vec<Effect>) {
+        let Some(receipt) = &mut self.receipt else { return };
+        match result {
+            Ok(()) => receipt.printed = true,
+            Err(p) => {
+                receipt.problem = p.code();
+                fx.push(Effect::AlertStaff(StaffAlert::PrinterProblem));
+            }
+        }
+        if self.screen == Screen::Submitting {
+            self.go(Screen::Done, now);
+        }
+    }
+
+    fn idle_exempt(&self) -> bool {
+        matches!(self.screen, Screen::Welcome | Screen::Submitting | Screen::ReadingData | Screen::ReadingCard)
+    }
+
+    fn tick(&mut self, now: Now, fx: &mut Vec<Effect>) {
+        if self.screen == Screen::CardRemoved && now.instant.duration_since(self.screen_since) >= self.times.card_removed {
+            self.wipe(Screen::Welcome, now, fx);
+            return;
+        }
+        if !self.idle_exempt() && now.instant.duration_since(self.last_touch) >= self.times.idle_warning + self.times.idle_countdown {
+            tracing::info!(screen = ?self.screen, "idle timeout: session wiped");
+            self.wipe(Screen::Welcome, now, fx);
+        }
+    }
+
+    /// Seconds left in the idle countdown, when it is showing.
+    fn idle_left(&self, now: Instant) -> Option<u64> {
+        if self.idle_exempt() || self.screen == Screen::CardRemoved {
+            return None;
+        }
+        let idle = now.duration_since(self.last_touch);
+        (idle >= self.times.idle_warning).then(|| {
+            let left = (self.times.idle_warning + self.times.idle_countdown).saturating_sub(idle);
+            left.as_secs() + u64::from(left.subsec_nanos() > 0)
+        })
+    }
+
+    /// What the UI shows now.
+    pub fn view(&self, now: Instant) -> View {
+        use Screen as S;
+        let lang = self.lang;
+        let step = match self.screen {
+            S::Welcome | S::TakeCard | S::CardRemoved | S::Error => 0,
+            S::InsertCard | S::ReadingCard => 1,
+            S::Pin | S::PinLastTry | S::PinLocked | S::ReadingData => 2,
+            S::Confirm => 3,
+            S::Municipality | S::NotParticipating => 4,
+            S::Procedures => 5,
+            S::Question => 6,
+            S::Review | S::Submitting => 7,
+            S::Done => 8,
+        };
+        let municipality = self.municipality.map(|i| &self.world.municipalities[i]);
+        let procedure = self.procedure_def();
+        let tries_left = match &self.card {
+            CardState::Present { tries: Some(n), .. } => *n,
+            _ => 0,
+        };
+        let question = procedure.and_then(|p| {
+            let q = p.questions.get(self.question)?;
+            let a = self.answers.get(self.question)?;
+            Some(QuestionView::build(q, a_ref(a), lang, self.question + 1, p.questions.len()))
+        });
+        let review = match (procedure, self.screen) {
+            (Some(p), S::Review) => p
+                .questions
+                .iter()
+                .zip(&self.answers)
+                .map(|(q, a)| (q.title.get(lang.code()).to_owned(), human_value(q, a, lang)))
+                .collect(),
+            _ => vec![],
+        };
+        View {
+            screen: self.screen,
+            step,
+            steps: if step == 0 { 0 } else { 8 },
+            lang,
+            busy: matches!(self.screen, S::ReadingCard | S::ReadingData | S::Submitting),
+            tries_left,
+            pin_length: self.pin.expose().len(),
+            pin_wrong: self.pin_wrong,
+            holder: self.identity.as_ref().filter(|_| self.screen == S::Confirm).map(|b| HolderView::from_card(b, lang)),
+            municipality_name: municipality
+                .map(|m| m.name(lang).to_owned())
+                .or_else(|| self.other_municipality.clone())
+                .unwrap_or_default(),
+            procedures: municipality
+                .map(|m| m.catalogue.procedures.iter().map(|p| (p.title.get(lang.code()).to_owned(), p.summary.get(lang.code()).to_owned())).collect())
+                .unwrap_or_default(),
+            procedure_title: procedure.map(|p| p.title.get(lang.code()).to_owned()).unwrap_or_default(),
+            question,
+            review,
+            receipt: self.receipt.clone().filter(|_| self.screen == S::Done),
+            idle_seconds_left: self.idle_left(now),
+            staff_called: self.staff_called,
+            error_code: if self.screen == S::Error { self.error_code } else { "" },
+        }
+    }
+}
+
+enum AnswerRef {
+    Choice(Option<usize>),
+    Number(i64),
+    Date(time::Date),
+}
+
+fn a_ref(a: &Answer) -> AnswerRef {
+    match a {
+        Answer::Choice(c) => AnswerRef::Choice(*c),
+        Answer::Number(n) => AnswerRef::Number(*n),
+        Answer::Date(d) => AnswerRef::Date(*d),
+    }
+}
+
+impl QuestionView {
+    fn build(q: &crate::catalogue::Question, a: AnswerRef, lang: Lang, index: usize, count: usize) -> Self {
+        let l = lang.code();
+        let mut v = QuestionView {
+            title: q.title.get(l).to_owned(),
+            help: q.help.get(l).to_owned(),
+            kind: "",
+            choices: vec![],
+            number: 0,
+            unit: String::new(),
+            date: None,
+            date_text: String::new(),
+            ready: true,
+            index,
+            count,
+        };
+        match (&q.kind, a) {
+            (QuestionKind::Choice { choices }, AnswerRef::Choice(sel)) => {
+                v.kind = "choice";
+                v.choices = choices.iter().enumerate().map(|(i, c)| (c.label.get(l).to_owned(), sel == Some(i))).collect();
+                v.ready = sel.is_some();
+            }
+            (QuestionKind::Number { unit, .. }, AnswerRef::Number(n)) => {
+                v.kind = "number";
+                v.number = n;
+                v.unit = unit.get(l).to_owned();
+            }
+            (QuestionKind::Date { .. }, AnswerRef::Date(d)) => {
+                v.kind = "date";
+                v.date = Some(d);
+                v.date_text = super::format::format_date(d, lang);
+            }
+            _ => {}
+        }
+        v
+    }
+}
+
+fn machine_value(q: &crate::catalogue::Question, a: &Answer) -> String {
+    match (&q.kind, a) {
+        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => choices.get(*i).map(|c| c.value.clone()).unwrap_or_default(),
+        (_, Answer::Number(n)) => n.to_string(),
+        (_, Answer::Date(d)) => format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day()),
+        _ => String::new(),
+    }
+}
+
+fn human_value(q: &crate::catalogue::Question, a: &Answer, lang: Lang) -> String {
+    match (&q.kind, a) {
+        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => choices.get(*i).map(|c| c.label.get(lang.code()).to_owned()).unwrap_or_default(),
+        (QuestionKind::Number { unit, .. }, Answer::Number(n)) => match lang {
+            Lang::Ja => format!("{n}{}", unit.get("ja")),
+            _ => format!("{n} {}", unit.get(lang.code())),
+        },
+        (_, Answer::Date(d)) => super::format::format_date(*d, lang),
+        _ => String::new(),
+    }
+}
+
+fn shift_months(d: time::Date, months: i32) -> Option<time::Date> {
+    let total = d.year() * 12 + (d.month() as i32 - 1) + months;
+    let (y, m) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u8);
+    let month = time::Month::try_from(m).ok()?;
+    let day = d.day().min(time::util::days_in_month(month, y));
+    time::Date::from_calendar_date(y, month, day).ok()
+}
+
+/// The resident-facing error code for a card problem.
+pub fn card_error_code(e: &CardError) -> &'static str {
+    match e {
+        CardError::UnsupportedCard => "unsupported-card",
+        CardError::JukiCard => "juki-card",
+        CardError::SmartphoneToken => "smartphone-token",
+        CardError::NoTextAp => "no-text-ap",
+        CardError::NoReader | CardError::NoService => "reader-missing",
+        _ => "card-error",
+    }
+}

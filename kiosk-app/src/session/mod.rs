@@ -1,0 +1,154 @@
+//! The resident session as a state machine that knows nothing of Slint: inputs in
+//! (intents, card events, results), effects out (read the card, submit, print), and a
+//! [`View`] that the UI renders.
+
+mod flow;
+mod format;
+mod view;
+
+pub use flow::{Flow, FlowTimes, Input, Intent, Now};
+pub use format::{format_birth, format_date};
+pub use view::{HolderView, QuestionView, ReceiptView, View};
+
+use crate::card::basic4::Basic4;
+use crate::catalogue::Catalogue;
+use crate::routing::Router;
+
+/// UI languages. Japanese first; more follow the same pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Welcome,
+    InsertCard,
+    ReadingCard,
+    Pin,
+    PinLastTry,
+    PinLocked,
+    ReadingData,
+    Confirm,
+    Municipality,
+    NotParticipating,
+    Procedures,
+    Question,
+    Review,
+    Submitting,
+    Done,
+    TakeCard,
+    CardRemoved,
+    Error,
+}
+
+/// The configured municipalities with their catalogues, and the router.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub router: Router,
+    pub municipalities: Vec<MunicipalityInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MunicipalityInfo {
+    pub code: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub catalogue: Catalogue,
+}
+
+impl MunicipalityInfo {
+    pub fn name(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Ja => &self.name_ja,
+            Lang::En => &self.name_en,
+        }
+    }
+}
+
+/// What the session asks the outside world to do.
+#[derive(Debug)]
+pub enum Effect {
+    /// Verify the PIN and read the basic 4 attributes (the PIN is zeroised after use).
+    ReadCard(crate::secret::Pin),
+    /// Seal and durably enqueue the application; answer with [`Input::Submitted`].
+    Submit(Submission),
+    /// Print the receipt; answer with [`Input::Printed`].
+    Print(ReceiptJob),
+    /// Tell staff (staff console, log) that something needs them.
+    AlertStaff(StaffAlert),
+    /// The session's personal data has been dropped; clear it from the screen too.
+    Wiped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffAlert {
+    ResidentCalled,
+    PrinterProblem,
+}
+
+/// Everything the outbox needs; `applicant` is secret and dropped after sealing.
+#[derive(Debug)]
+pub struct Submission {
+    pub municipality_code: String,
+    pub procedure_code: String,
+    pub applicant: Basic4,
+    /// (question id, machine value) pairs.
+    pub answers: Vec<(String, String)>,
+    pub lang: Lang,
+}
+
+/// A receipt carries no personal data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptJob {
+    pub receipt_number: String,
+    pub submitted_at: time::OffsetDateTime,
+    pub lang: Lang,
+    pub municipality_ja: String,
+    pub municipality_local: String,
+    pub procedure_ja: String,
+    pub procedure_local: String,
+}
+
+/// Result of [`Effect::Submit`].
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub receipt_number: String,
+    pub submitted_at: time::OffsetDateTime,
+}
+
+/// Why a receipt could not be printed (shown to the resident, alerted to staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintProblem {
+    PaperOut,
+    CoverOpen,
+    Offline,
+    Error,
+}
+
+impl PrintProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            PrintProblem::PaperOut => "paper-out",
+            PrintProblem::CoverOpen => "cover-open",
+            PrintProblem::Offline => "offline",
+            PrintProblem::Error => "error",
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What the UI renders: a plain snapshot of the session, produced by [`super::Flow::view`].
+
+use super::{Lang, Screen};
+use crate::card::basic4::Basic4;
+use crate::secret::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct View {
+    pub screen: Screen,
+    pub step: usize,
+    pub steps: usize,
+    pub lang: Lang,
+    pub busy: bool,
+    pub tries_left: u8,
+    pub pin_length: usize,
+    pub pin_wrong: bool,
+    /// Only on the confirmation screen.
+    pub holder: Option<HolderView>,
+    pub municipality_name: String,
+    pub procedures: Vec<(String, String)>,
+    pub procedure_title: String,
+    pub question: Option<QuestionView>,
+    pub review: Vec<(String, String)>,
+    pub receipt: Option<ReceiptView>,
+    /// `Some(seconds)` while the idle countdown is showing.
+    pub idle_seconds_left: Option<u64>,
+    pub staff_called: bool,
+    pub error_code: &'static str,
+}
+
+/// The card holder as shown on the confirmation screen; zeroised when dropped.
+#[derive(Debug, Clone)]
+pub struct HolderView {
+    pub name: SecretString,
+    pub address: SecretString,
+    pub birth: SecretString,
+    pub sex_code: &'static str,
+}
+
+impl HolderView {
+    pub fn from_card(b: &Basic4, lang: Lang) -> Self {
+        HolderView {
+            name: b.name.clone(),
+            address: b.address.clone(),
+            birth: SecretString::new(super::format::format_birth(b.birth.expose(), lang)),
+            sex_code: b.sex.code(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionView {
+    pub title: String,
+    pub help: String,
+    /// "choice" | "number" | "date"
+    pub kind: &'static str,
+    pub choices: Vec<(String, bool)>,
+    pub number: i64,
+    pub unit: String,
+    pub date: Option<time::Date>,
+    pub date_text: String,
+    pub ready: bool,
+    pub index: usize,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptView {
+    pub number: String,
+    pub printed: bool,
+    /// "" or a [`super::PrintProblem`] code.
+    pub problem: &'static str,
+}

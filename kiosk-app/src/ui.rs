@@ -1,0 +1,181 @@
+//! The Slint side: renders a [`View`] into the `Kiosk` global and forwards its callbacks as
+//! intents. Holds only `Weak` handles; never decides anything.
+
+use crate::runner::SessionHandle;
+use crate::session::{Input, Intent, Lang, Screen, View};
+use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
+use std::cell::Cell;
+
+pub mod generated {
+    slint::include_modules!();
+}
+
+pub use generated::{AppWindow, Kiosk};
+use generated::{ChoiceItem, ProcedureItem, ReviewLine, Screen as UiScreen};
+
+fn ui_screen(s: Screen) -> UiScreen {
+    match s {
+        Screen::Welcome => UiScreen::Welcome,
+        Screen::InsertCard => UiScreen::InsertCard,
+        Screen::ReadingCard => UiScreen::ReadingCard,
+        Screen::Pin => UiScreen::Pin,
+        Screen::PinLastTry => UiScreen::PinLastTry,
+        Screen::PinLocked => UiScreen::PinLocked,
+        Screen::ReadingData => UiScreen::ReadingData,
+        Screen::Confirm => UiScreen::Confirm,
+        Screen::Municipality => UiScreen::Municipality,
+        Screen::NotParticipating => UiScreen::NotParticipating,
+        Screen::Procedures => UiScreen::Procedures,
+        Screen::Question => UiScreen::Question,
+        Screen::Review => UiScreen::Review,
+        Screen::Submitting => UiScreen::Submitting,
+        Screen::Done => UiScreen::Done,
+        Screen::TakeCard => UiScreen::TakeCard,
+        Screen::CardRemoved => UiScreen::CardRemoved,
+        Screen::Error => UiScreen::Error,
+    }
+}
+
+/// Connects every `Kiosk` callback to the session.
+pub fn wire(app: &AppWindow, session: SessionHandle) {
+    let k = app.global::<Kiosk>();
+    let send = move |i: Intent| session.send(Input::Intent(i));
+    macro_rules! on {
+        ($setter:ident, |$($arg:ident),*| $intent:expr) => {{
+            let send = send.clone();
+            k.$setter(move |$($arg),*| send($intent));
+        }};
+    }
+    on!(on_set_language, |code| match Lang::from_code(&code) {
+        Some(l) => Intent::SetLanguage(l),
+        None => Intent::StillHere,
+    });
+    on!(on_start, | | Intent::Start);
+    on!(on_pin_digit, |d| Intent::PinDigit(d.clamp(0, 9) as u8));
+    on!(on_pin_delete, | | Intent::PinDelete);
+    on!(on_pin_submit, | | Intent::PinSubmit);
+    on!(on_confirm_last_try, | | Intent::ConfirmLastTry);
+    on!(on_back, | | Intent::Back);
+    on!(on_next, | | Intent::Next);
+    on!(on_choose_procedure, |i| Intent::ChooseProcedure(i.max(0) as usize));
+    on!(on_choose, |i| Intent::Choose(i.max(0) as usize));
+    on!(on_adjust, |field, delta| Intent::Adjust(field.to_string(), delta));
+    on!(on_submit, | | Intent::Submit);
+    on!(on_finish, | | Intent::Finish);
+    on!(on_still_here, | | Intent::StillHere);
+    on!(on_call_staff, | | Intent::CallStaff);
+    on!(on_dismiss_staff, | | Intent::DismissStaff);
+}
+
+thread_local! {
+    static CURRENT_LANG: Cell<Option<Lang>> = const { Cell::new(None) };
+}
+
+/// Renders a view. Must run on the UI thread.
+pub fn apply(app: &AppWindow, v: &View) {
+    if CURRENT_LANG.get() != Some(v.lang) {
+        if let Err(e) = slint::select_bundled_translation(v.lang.code()) {
+            tracing::error!(lang = v.lang.code(), error = ?e, "translation missing");
+        }
+        CURRENT_LANG.set(Some(v.lang));
+    }
+    let k = app.global::<Kiosk>();
+    let s = |t: &str| SharedString::from(t);
+    k.set_screen(ui_screen(v.screen));
+    k.set_step(v.step as i32);
+    k.set_steps(v.steps as i32);
+    k.set_language(s(v.lang.code()));
+    k.set_busy(v.busy);
+    k.set_tries_left(v.tries_left as i32);
+    k.set_pin_length(v.pin_length as i32);
+    k.set_pin_wrong(v.pin_wrong);
+    match &v.holder {
+        Some(h) => {
+            k.set_holder_name(s(h.name.expose()));
+            k.set_holder_address(s(h.address.expose()));
+            k.set_holder_birth(s(h.birth.expose()));
+            k.set_holder_sex(s(h.sex_code));
+        }
+        None => {
+            for set in [Kiosk::set_holder_name, Kiosk::set_holder_address, Kiosk::set_holder_birth, Kiosk::set_holder_sex] {
+                set(&k, SharedString::new());
+            }
+        }
+    }
+    k.set_municipality_name(s(&v.municipality_name));
+    k.set_procedures(ModelRc::new(VecModel::from(
+        v.procedures.iter().map(|(t, sum)| ProcedureItem { title: s(t), summary: s(sum) }).collect::<Vec<_>>(),
+    )));
+    k.set_procedure_title(s(&v.procedure_title));
+    if let Some(q) = &v.question {
+        k.set_question_title(s(&q.title));
+        k.set_question_help(s(&q.help));
+        k.set_question_kind(s(q.kind));
+        k.set_choices(ModelRc::new(VecModel::from(
+            q.choices.iter().map(|(l, sel)| ChoiceItem { label: s(l), selected: *sel }).collect::<Vec<_>>(),
+        )));
+        k.set_number_value(q.number as i32);
+        k.set_number_unit(s(&q.unit));
+        if let Some(d) = q.date {
+            k.set_date_year(d.year());
+            k.set_date_month(d.month() as i32);
+            k.set_date_day(d.day() as i32);
+        }
+        k.set_date_text(s(&q.date_text));
+        k.set_answer_ready(q.ready);
+        k.set_question_index(q.index as i32);
+        k.set_question_count(q.count as i32);
+    }
+    k.set_review_lines(ModelRc::new(VecModel::from(
+        v.review.iter().map(|(l, val)| ReviewLine { label: s(l), value: s(val) }).collect::<Vec<_>>(),
+    )));
+    match &v.receipt {
+        Some(r) => {
+            if k.get_receipt_number() != r.number.as_str() {
+                k.set_receipt_qr(qr_image(&r.number));
+            }
+            k.set_receipt_number(s(&r.number));
+            k.set_printed(r.printed);
+            k.set_print_problem(s(r.problem));
+        }
+        None => {
+            k.set_receipt_number(SharedString::new());
+            k.set_receipt_qr(Image::default());
+            k.set_printed(false);
+            k.set_print_problem(SharedString::new());
+        }
+    }
+    k.set_idle_warning(v.idle_seconds_left.is_some());
+    k.set_idle_seconds_left(v.idle_seconds_left.unwrap_or(0) as i32);
+    k.set_staff_called(v.staff_called);
+    k.set_error_code(s(v.error_code));
+}
+
+/// The receipt number as a QR image (for the on-screen receipt when the printer fails).
+pub fn qr_image(payload: &str) -> Image {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M) else {
+        return Image::default();
+    };
+    let n = code.width();
+    let quiet = 4;
+    let size = (n + 2 * quiet) as u32;
+    let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(size, size);
+    let colors = code.to_colors();
+    for (i, px) in buf.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = (i % size as usize, i / size as usize);
+        let dark = x >= quiet && y >= quiet && x < n + quiet && y < n + quiet && colors[(y - quiet) * n + (x - quiet)] == qrcode::Color::Dark;
+        *px = if dark { Rgb8Pixel::new(0, 0, 0) } else { Rgb8Pixel::new(255, 255, 255) };
+    }
+    Image::from_rgb8(buf)
+}
+
+/// Starts the session for `app` and renders every view into it.
+pub fn start_session(app: &AppWindow, cfg: &crate::config::KioskConfig) -> anyhow::Result<SessionHandle> {
+    let world = cfg.load_world()?;
+    let weak = app.as_weak();
+    let session = crate::runner::start(cfg, world, move |view| {
+        let _ = weak.upgrade_in_event_loop(move |app| apply(&app, &view));
+    })?;
+    wire(app, session.clone());
+    Ok(session)
+}

@@ -99,6 +99,18 @@ impl HttpClient {
         }
     }
 
+    /// Reachability check for `doctor`: any HTTP answer to a status query of a non-existent
+    /// application (a `404` is expected) proves the endpoint is up.
+    pub async fn probe(&self) -> Result<u16, String> {
+        let response = self
+            .http
+            .get(format!("{}/v1/applications/00000000-0000-0000-0000-000000000000", self.base))
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        Ok(response.status().as_u16())
+    }
+
     /// `GET /v1/applications/{id}`: the municipality's view of one application.
     pub async fn get_status(&self, application_id: &str) -> Result<StatusAnswer, String> {
         let response = self

@@ -72,7 +72,7 @@ pub fn start(cfg: &KioskConfig, world: World, render: impl Fn(View) + Send + 'st
                     Effect::Print(job) => {
                         printing = Some(job.receipt_number.clone());
                         let (tx, address, ctx) = (self_tx.clone(), printer_address.clone(), receipt_ctx.clone());
-                        std::thread::spawn(move || {
+                        let spawned = std::thread::Builder::new().name("print".into()).spawn(move || {
                             let result = receipt_bytes(&job, &ctx)
                                 .map_err(|e| printer::PrinterError::Io(e.to_string()))
                                 .and_then(|bytes| printer::print_tcp(&address, &bytes, printer_timeout));
@@ -90,8 +90,11 @@ pub fn start(cfg: &KioskConfig, world: World, render: impl Fn(View) + Send + 'st
                                 }
                             };
                             let _ = tx.send(Input::Printed(result));
-                        })
-                        .ok();
+                        });
+                        if let Err(e) = spawned {
+                            tracing::error!(error = %e, "cannot start the print thread");
+                            let _ = self_tx.send(Input::Printed(Err(crate::session::PrintProblem::Error)));
+                        }
                     }
                     Effect::AlertStaff(alert) => tracing::warn!(alert = ?alert, "staff alert"),
                     Effect::Wiped => tracing::info!("session wiped"),

@@ -33,12 +33,6 @@ impl CardTransport for PcscCard {
     }
 }
 
-impl Drop for PcscCard {
-    fn drop(&mut self) {
-        // `Card` resets nothing on drop when we disconnect with LeaveCard explicitly.
-    }
-}
-
 /// A reader as `kioskctl card status` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReaderInfo {

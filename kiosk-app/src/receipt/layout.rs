@@ -101,7 +101,7 @@ pub fn receipt_bytes(job: &ReceiptJob, ctx: &ReceiptContext) -> Result<Vec<u8>, 
     let mut p = Printer::new(capture.clone(), protocol, None);
     let cols = columns(ctx.paper_mm);
     let bilingual = job.lang != Lang::Ja;
-    let mut lines = |p: &mut Printer<Capture>, text: &str| -> escpos::errors::Result<()> {
+    let lines = |p: &mut Printer<Capture>, text: &str| -> escpos::errors::Result<()> {
         for l in wrap(&printable(text), cols) {
             p.writeln(&l)?;
         }

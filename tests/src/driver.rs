@@ -1,0 +1,162 @@
+//! Drives the real Slint UI under the testing backend: waits for screens, clicks elements by
+//! their accessible label, and takes screenshots. Used by the end-to-end tests and the
+//! headless demo.
+
+use i_slint_backend_testing::ElementHandle;
+use kiosk_app::ui::generated::Screen;
+use kiosk_app::ui::{AppWindow, Kiosk};
+use slint::ComponentHandle;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Installs Slint's testing backend with the software renderer and a real event loop.
+/// Once per process, before any window exists.
+pub fn init_headless() {
+    slint::platform::set_platform(Box::new(i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions { mock_time: false, threading: true, renderer_name: Some("software".into()) },
+    )))
+    .expect("Slint platform set once");
+}
+
+type Check = Box<dyn FnMut(&AppWindow) -> bool>;
+type Action = Box<dyn FnMut(&AppWindow) -> Result<(), String>>;
+
+pub enum Step {
+    /// Wait until a condition holds (checked after every event-loop turn).
+    Wait { what: String, check: Check, patience: Duration },
+    Act { what: String, action: Action },
+}
+
+/// A scripted resident.
+#[derive(Default)]
+pub struct Script {
+    steps: Vec<Step>,
+    shots: Option<PathBuf>,
+}
+
+impl Script {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where `shot` writes PNGs (no screenshots without it).
+    pub fn screenshots(mut self, dir: &Path) -> Self {
+        self.shots = Some(dir.to_owned());
+        self
+    }
+
+    pub fn screen(self, s: Screen) -> Self {
+        self.wait(&format!("screen {s:?}"), Duration::from_secs(20), move |app| app.global::<Kiosk>().get_screen() == s)
+    }
+
+    pub fn wait(mut self, what: &str, patience: Duration, check: impl FnMut(&AppWindow) -> bool + 'static) -> Self {
+        self.steps.push(Step::Wait { what: what.into(), check: Box::new(check), patience });
+        self
+    }
+
+    pub fn act(mut self, what: &str, action: impl FnMut(&AppWindow) -> Result<(), String> + 'static) -> Self {
+        self.steps.push(Step::Act { what: what.into(), action: Box::new(action) });
+        self
+    }
+
+    /// Presses the element whose accessible label is `label`.
+    pub fn click(self, label: &str) -> Self {
+        let l = label.to_owned();
+        self.act(&format!("click {label:?}"), move |app| click(app, &l))
+    }
+
+    pub fn clicks(mut self, labels: &[&str]) -> Self {
+        for l in labels {
+            self = self.click(l);
+        }
+        self
+    }
+
+    pub fn shot(self, name: &str) -> Self {
+        let Some(dir) = self.shots.clone() else { return self };
+        let path = dir.join(format!("{name}.png"));
+        self.act(&format!("screenshot {name}"), move |app| screenshot(app, &path))
+    }
+
+    /// Runs the script on the event loop; returns the first failure.
+    pub fn run(self, app: &AppWindow) -> Result<(), String> {
+        let steps: Rc<RefCell<VecDeque<Step>>> = Rc::new(RefCell::new(self.steps.into()));
+        let result: Rc<RefCell<Option<Result<(), String>>>> = Rc::new(RefCell::new(None));
+        let started: Rc<RefCell<Option<Instant>>> = Rc::new(RefCell::new(None));
+        let timer = slint::Timer::default();
+        let weak = app.as_weak();
+        let (s, r, st) = (steps.clone(), result.clone(), started.clone());
+        timer.start(slint::TimerMode::Repeated, Duration::from_millis(15), move || {
+            let Some(app) = weak.upgrade() else { return };
+            let finish = |res: Result<(), String>| {
+                *r.borrow_mut() = Some(res);
+                let _ = slint::quit_event_loop();
+            };
+            if r.borrow().is_some() {
+                return;
+            }
+            loop {
+                let mut steps = s.borrow_mut();
+                let Some(step) = steps.front_mut() else { return finish(Ok(())) };
+                match step {
+                    Step::Act { what, action } => {
+                        if let Err(e) = action(&app) {
+                            return finish(Err(format!("{what}: {e}")));
+                        }
+                        steps.pop_front();
+                        *st.borrow_mut() = None;
+                        return; // let the UI react before the next step
+                    }
+                    Step::Wait { what, check, patience } => {
+                        let since = *st.borrow_mut().get_or_insert_with(Instant::now);
+                        if check(&app) {
+                            steps.pop_front();
+                            *st.borrow_mut() = None;
+                            continue;
+                        }
+                        if since.elapsed() > *patience {
+                            let screen = app.global::<Kiosk>().get_screen();
+                            return finish(Err(format!("timed out waiting for {what} (screen is {screen:?})")));
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        app.show().map_err(|e| e.to_string())?;
+        slint::run_event_loop().map_err(|e| e.to_string())?;
+        drop(timer);
+        let res = result.borrow_mut().take();
+        res.unwrap_or_else(|| Err("event loop ended before the script".into()))
+    }
+}
+
+pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
+    let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
+    let Some(e) = found.first() else {
+        let all: Vec<String> = ElementHandle::query_descendants(&ElementHandle::find_by_element_type_name(app, "Window").next().ok_or("no window")?)
+            .find_all()
+            .into_iter()
+            .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
+            .filter(|s| !s.is_empty())
+            .collect();
+        return Err(format!("no element labelled {label:?} on screen {:?}; labels: {all:?}", app.global::<Kiosk>().get_screen()));
+    };
+    e.invoke_accessible_default_action();
+    Ok(())
+}
+
+pub fn screenshot(app: &AppWindow, path: &Path) -> Result<(), String> {
+    let snap = app.window().take_snapshot().map_err(|e| e.to_string())?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), snap.width(), snap.height());
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().and_then(|mut w| w.write_image_data(snap.as_bytes())).map_err(|e| e.to_string())
+}

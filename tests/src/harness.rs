@@ -1,0 +1,221 @@
+//! Test and demo plumbing: pcscd with the vpcd reader, a kiosk configuration with two
+//! participating municipalities served by reference backends, the virtual printer, and
+//! counter-sync running on its own thread.
+
+use crate::refbackend::RefBackend;
+use crate::vcard::{CardModel, VirtualCard};
+use crate::vprinter::VirtualPrinter;
+use anyhow::Context;
+use kiosk_app::config::KioskConfig;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The vpcd port of Debian's `/etc/reader.conf.d/vpcd` (reader "Virtual PCD 00 00").
+pub const VPCD_PORT: u16 = 35963;
+
+/// Repository root (for assets).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+}
+
+/// An exclusive lock on a file, released on drop: serialises use of the one vpcd slot across
+/// test processes, and the start of pcscd.
+pub struct FileLock(std::fs::File);
+
+impl FileLock {
+    pub fn acquire(name: &str) -> anyhow::Result<Self> {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(std::env::temp_dir().join(name))?;
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            anyhow::bail!("cannot lock {name}: {}", std::io::Error::last_os_error());
+        }
+        Ok(FileLock(f))
+    }
+}
+
+fn vpcd_reader_listed() -> bool {
+    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else { return false };
+    let Ok(readers) = ctx.list_readers_owned() else { return false };
+    readers.iter().any(|r| r.to_string_lossy().contains("Virtual PCD"))
+}
+
+/// Makes sure pcscd runs with the vpcd virtual reader, starting it if needed.
+pub fn ensure_pcscd() -> anyhow::Result<()> {
+    if vpcd_reader_listed() {
+        return Ok(());
+    }
+    let _lock = FileLock::acquire("madoguchi-pcscd.lock")?;
+    if vpcd_reader_listed() {
+        return Ok(());
+    }
+    if !Path::new("/etc/reader.conf.d/vpcd").exists() {
+        anyhow::bail!("the vpcd virtual reader is not installed: apt-get install pcscd vsmartcard-vpcd");
+    }
+    let status = std::process::Command::new("pcscd").status().context("cannot run pcscd (apt-get install pcscd)")?;
+    anyhow::ensure!(status.success(), "pcscd failed to start: {status}");
+    wait_until(Duration::from_secs(20), "pcscd lists the vpcd reader", vpcd_reader_listed)
+}
+
+/// Polls `cond` until it holds (each check is a real query, not a guess about timing).
+pub fn wait_until(patience: Duration, what: &str, mut cond: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + patience;
+    while !cond() {
+        if Instant::now() > deadline {
+            anyhow::bail!("timed out after {patience:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// A municipality served by a reference backend, with its key pair.
+pub struct Municipality {
+    pub code: &'static str,
+    pub name_ja: &'static str,
+    pub name_en: &'static str,
+    pub backend: RefBackend,
+    pub private_pem: Vec<u8>,
+}
+
+/// Everything a kiosk needs around it, in a temporary directory.
+pub struct Fixture {
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub config_path: PathBuf,
+    pub config: KioskConfig,
+    pub municipalities: Vec<Municipality>,
+    pub printer: VirtualPrinter,
+}
+
+pub struct FixtureOptions {
+    /// Keep files here instead of a temporary directory (the demo).
+    pub dir: Option<PathBuf>,
+    pub idle_warning_secs: u64,
+    pub idle_countdown_secs: u64,
+    pub printer_out: Option<PathBuf>,
+    pub fixed_ports: bool,
+}
+
+impl Default for FixtureOptions {
+    fn default() -> Self {
+        FixtureOptions { dir: None, idle_warning_secs: 45, idle_countdown_secs: 15, printer_out: None, fixed_ports: false }
+    }
+}
+
+impl Fixture {
+    pub fn new(opts: FixtureOptions) -> anyhow::Result<Self> {
+        let (tmp, dir) = match &opts.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (None, d.clone())
+            }
+            None => {
+                let t = tempfile::tempdir()?;
+                let d = t.path().to_owned();
+                (Some(t), d)
+            }
+        };
+        let mut municipalities = vec![];
+        for (i, (code, ja, en)) in [("113263", "毛呂山町", "Moroyama Town"), ("113271", "越生町", "Ogose Town")].into_iter().enumerate() {
+            let (private_pem, public_pem) = counter_sync::seal::generate_key_pair()?;
+            std::fs::write(dir.join(format!("{code}.pub.pem")), &public_pem)?;
+            let port = if opts.fixed_ports { 18080 + i as u16 } else { 0 };
+            let backend = RefBackend::start(code, private_pem.clone(), port)?;
+            municipalities.push(Municipality { code, name_ja: ja, name_en: en, backend, private_pem });
+        }
+        let printer = VirtualPrinter::start(if opts.fixed_ports { 19100 } else { 0 }, opts.printer_out.clone())?;
+        let root = repo_root();
+        let mut toml = format!(
+            r#"# Generated by the Madoguchi test harness.
+[kiosk]
+id = "K01"
+counter_name = "毛呂山・越生 共同窓口"
+
+[outbox]
+path = "outbox.db"
+
+[sync]
+poll_interval_ms = 100
+backoff_base_ms = 200
+backoff_cap_ms = 2000
+
+[card]
+reader = "Virtual PCD 00 00"
+
+[printer]
+address = "{printer}"
+paper_mm = 80
+timeout_ms = 3000
+
+[ui]
+idle_warning_secs = {iw}
+idle_countdown_secs = {ic}
+card_removed_secs = 3
+
+[routing]
+municipality_list = "{root}/assets/municipalities.csv"
+"#,
+            printer = printer.addr,
+            iw = opts.idle_warning_secs,
+            ic = opts.idle_countdown_secs,
+            root = root.display(),
+        );
+        for m in &municipalities {
+            toml.push_str(&format!(
+                r#"
+[[municipality]]
+code = "{code}"
+name_ja = "{ja}"
+name_en = "{en}"
+endpoint = "{url}"
+test_destination = true
+public_key = "{code}.pub.pem"
+catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
+"#,
+                code = m.code,
+                ja = m.name_ja,
+                en = m.name_en,
+                url = m.backend.url(),
+                root = root.display(),
+            ));
+        }
+        let config_path = dir.join("kiosk.toml");
+        std::fs::write(&config_path, toml)?;
+        let config = KioskConfig::load(&config_path)?;
+        Ok(Fixture { dir, _tmp: tmp, config_path, config, municipalities, printer })
+    }
+
+    pub fn municipality(&self, code: &str) -> &Municipality {
+        self.municipalities.iter().find(|m| m.code == code).expect("configured municipality")
+    }
+
+    /// Runs counter-sync's daemon on a thread until the returned guard is dropped.
+    pub fn start_counter_sync(&self) -> SyncGuard {
+        let cfg = self.config.sync.clone();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(counter_sync::daemon::run(cfg, rx)).expect("counter-sync runs");
+        });
+        SyncGuard { stop: tx, handle: Some(handle) }
+    }
+
+    /// The virtual card in the vpcd slot, not yet inserted.
+    pub fn card(&self, model: CardModel) -> VirtualCard {
+        VirtualCard::new(VPCD_PORT, model)
+    }
+}
+
+pub struct SyncGuard {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SyncGuard {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

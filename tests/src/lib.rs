@@ -1,0 +1,8 @@
+//! Simulators for the devices and backends around the kiosk, and the tools the end-to-end
+//! tests and the demo use to drive the real stack.
+
+pub mod driver;
+pub mod harness;
+pub mod refbackend;
+pub mod vcard;
+pub mod vprinter;

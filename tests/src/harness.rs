@@ -20,7 +20,7 @@ pub fn repo_root() -> PathBuf {
 
 /// An exclusive lock on a file, released on drop: serialises use of the one vpcd slot across
 /// test processes, and the start of pcscd.
-pub struct FileLock(std::fs::File);
+pub struct FileLock(#[allow(dead_code)] std::fs::File);
 
 impl FileLock {
     pub fn acquire(name: &str) -> anyhow::Result<Self> {

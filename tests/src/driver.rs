@@ -137,11 +137,12 @@ impl Script {
 pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
     let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
     let Some(e) = found.first() else {
-        let all: Vec<String> = ElementHandle::query_descendants(&ElementHandle::find_by_element_type_name(app, "Window").next().ok_or("no window")?)
+        let all: Vec<String> = i_slint_backend_testing::ElementQuery::from_root(app)
+            .match_descendants()
+            .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
             .find_all()
             .into_iter()
             .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
-            .filter(|s| !s.is_empty())
             .collect();
         return Err(format!("no element labelled {label:?} on screen {:?}; labels: {all:?}", app.global::<Kiosk>().get_screen()));
     };

@@ -85,8 +85,6 @@ pub struct Flow {
     lang: Lang,
     screen: Screen,
     card: CardState,
-    /// The card in the reader belongs to a session that was wiped: do not auto-start.
-    stale_card: bool,
     pin: Secret<Vec<u8>>,
     pin_wrong: bool,
     last_try_confirmed: bool,
@@ -114,7 +112,6 @@ impl Flow {
             lang: default_lang,
             screen: Screen::Welcome,
             card: CardState::Unknown,
-            stale_card: false,
             pin: Secret::new(Vec::new()),
             pin_wrong: false,
             last_try_confirmed: false,
@@ -185,14 +182,12 @@ impl Flow {
         self.error_code = "";
         self.staff_called = false;
         self.lang = self.default_lang;
-        self.stale_card = matches!(self.card, CardState::Present { .. });
         self.go(to, now);
         fx.push(Effect::Wiped);
     }
 
     /// Where a present card leads: PIN entry, or why not.
     fn to_card(&mut self, now: Now) {
-        self.stale_card = false;
         match self.card.clone() {
             CardState::Present { error: Some(e), .. } => self.fail(card_error_code(&e), now),
             CardState::Present { kind, .. } if kind != CardKind::MyNumberCard => {
@@ -307,8 +302,13 @@ impl Flow {
                 }
             }
             CardEvent::Inserted { kind, text_pin_tries, error } => {
+                // A card already in the reader when the kiosk starts waits for "Start".
+                let first_sight = self.card == CardState::Unknown;
                 self.card = CardState::Present { kind, tries: text_pin_tries, error };
                 self.last_try_confirmed = false;
+                if first_sight {
+                    return;
+                }
                 if matches!(self.screen, S::Welcome | S::InsertCard | S::CardRemoved)
                     || (self.screen == S::Error && self.error_code == "reader-missing")
                 {
@@ -325,7 +325,6 @@ impl Flow {
 
     fn removed(&mut self, now: Now, fx: &mut Vec<Effect>) {
         use Screen as S;
-        self.stale_card = false;
         match self.screen {
             S::Welcome | S::InsertCard | S::CardRemoved => {}
             S::TakeCard => self.wipe(S::Welcome, now, fx),
@@ -678,5 +677,254 @@ pub fn card_error_code(e: &CardError) -> &'static str {
         CardError::NoTextAp => "no-text-ap",
         CardError::NoReader | CardError::NoService => "reader-missing",
         _ => "card-error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::basic4;
+    use crate::catalogue::Catalogue;
+    use crate::routing::{MunicipalityEntry, Router};
+    use crate::session::MunicipalityInfo;
+    use std::path::Path;
+
+    fn world() -> Arc<World> {
+        let cat = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml")).unwrap();
+        let entry = |code: &str, name: &str| MunicipalityEntry {
+            code: code.into(),
+            prefecture: "埼玉県".into(),
+            district: "入間郡".into(),
+            name_ja: name.into(),
+            name_en: name.into(),
+        };
+        Arc::new(World {
+            router: Router::from_entries(vec![entry("113263", "毛呂山町"), entry("113271", "越生町")]),
+            municipalities: vec![MunicipalityInfo { code: "113263".into(), name_ja: "毛呂山町".into(), name_en: "Moroyama".into(), catalogue: cat }],
+        })
+    }
+
+    const TIMES: FlowTimes = FlowTimes {
+        idle_warning: Duration::from_secs(45),
+        idle_countdown: Duration::from_secs(15),
+        card_removed: Duration::from_secs(5),
+    };
+
+    struct T {
+        flow: Flow,
+        now: Now,
+    }
+
+    impl T {
+        fn new() -> Self {
+            let now = Now { instant: Instant::now(), today: time::macros::date!(2026 - 11 - 21) };
+            let mut t = T { flow: Flow::new(world(), TIMES, Lang::Ja, now), now };
+            t.input(Input::Card(CardEvent::NoCard));
+            t
+        }
+        fn input(&mut self, i: Input) -> Vec<Effect> {
+            self.flow.handle(i, self.now)
+        }
+        fn intent(&mut self, i: Intent) -> Vec<Effect> {
+            self.input(Input::Intent(i))
+        }
+        fn wait(&mut self, secs: u64) -> Vec<Effect> {
+            self.now.instant += Duration::from_secs(secs);
+            self.input(Input::Tick)
+        }
+        fn insert(&mut self, tries: u8) {
+            self.input(Input::Card(CardEvent::Inserted { kind: CardKind::MyNumberCard, text_pin_tries: Some(tries), error: None }));
+        }
+        fn pin(&mut self, digits: &[u8]) -> Vec<Effect> {
+            for d in digits {
+                self.intent(Intent::PinDigit(*d));
+            }
+            self.intent(Intent::PinSubmit)
+        }
+        fn identity(&mut self, address: &str) {
+            let b = basic4::parse(&basic4::encode("山田　太郎", address, "19800217", "1")).unwrap();
+            self.input(Input::Card(CardEvent::Read(Ok(b))));
+        }
+    }
+
+    const HOME: &str = "埼玉県入間郡毛呂山町中央２丁目１番地";
+
+    #[test]
+    fn happy_path_submits_once() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        assert_eq!(t.flow.screen(), Screen::InsertCard);
+        t.insert(3);
+        assert_eq!(t.flow.screen(), Screen::Pin);
+        assert_eq!(t.flow.view(t.now.instant).tries_left, 3);
+        let fx = t.pin(&[1, 2, 3, 4]);
+        assert!(matches!(fx.as_slice(), [Effect::ReadCard(p)] if p.as_bytes() == b"1234"));
+        assert_eq!(t.flow.view(t.now.instant).pin_length, 0, "PIN buffer cleared once sent");
+        t.identity(HOME);
+        assert_eq!(t.flow.screen(), Screen::Confirm);
+        assert_eq!(t.flow.view(t.now.instant).holder.unwrap().name.expose(), "山田　太郎");
+        t.intent(Intent::Next);
+        assert_eq!(t.flow.screen(), Screen::Municipality);
+        t.intent(Intent::Next);
+        t.intent(Intent::ChooseProcedure(1)); // 印鑑登録証明書: number, choice
+        assert_eq!(t.flow.screen(), Screen::Question);
+        t.intent(Intent::Adjust("number".into(), 10));
+        assert_eq!(t.flow.view(t.now.instant).question.unwrap().number, 5, "clamped to the catalogue's max");
+        t.intent(Intent::Next);
+        t.intent(Intent::Next);
+        assert_eq!(t.flow.screen(), Screen::Question, "a choice must be made first");
+        t.intent(Intent::Choose(1));
+        t.intent(Intent::Next);
+        assert_eq!(t.flow.screen(), Screen::Review);
+        let fx = t.intent(Intent::Submit);
+        let [Effect::Submit(s)] = fx.as_slice() else { panic!("{fx:?}") };
+        assert_eq!(s.municipality_code, "113263");
+        assert_eq!(s.answers, vec![("copies".to_string(), "5".to_string()), ("purpose".to_string(), "vehicle".to_string())]);
+        assert!(t.intent(Intent::Submit).is_empty(), "a second press submits nothing");
+        let fx = t.input(Input::Submitted(Ok(Submitted { receipt_number: "K01-261121-0001".into(), submitted_at: time::OffsetDateTime::UNIX_EPOCH })));
+        assert!(matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請"));
+        t.input(Input::Printed(Err(PrintProblem::PaperOut)));
+        assert_eq!(t.flow.screen(), Screen::Done);
+        let r = t.flow.view(t.now.instant).receipt.unwrap();
+        assert!(!r.printed && r.problem == "paper-out");
+        t.intent(Intent::Finish);
+        assert_eq!(t.flow.screen(), Screen::TakeCard);
+        t.input(Input::Card(CardEvent::Removed));
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+    }
+
+    #[test]
+    fn removal_wipes_everything_before_submission() {
+        let mut t = T::new();
+        t.intent(Intent::SetLanguage(Lang::En));
+        t.intent(Intent::Start);
+        t.insert(3);
+        t.pin(&[1, 2, 3, 4]);
+        t.identity(HOME);
+        let fx = t.input(Input::Card(CardEvent::Removed));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Wiped)));
+        assert_eq!(t.flow.screen(), Screen::CardRemoved);
+        let v = t.flow.view(t.now.instant);
+        assert!(v.holder.is_none() && v.municipality_name.is_empty());
+        assert_eq!(v.lang, Lang::Ja, "language resets for the next resident");
+        t.wait(5);
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+        // A late card answer for the wiped session is dropped, not shown.
+        t.input(Input::Card(CardEvent::Read(Ok(basic4::parse(&basic4::encode("x", HOME, "19800217", "1")).unwrap()))));
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+    }
+
+    #[test]
+    fn idle_countdown_then_wipe() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        t.insert(3);
+        t.intent(Intent::PinDigit(1));
+        t.wait(44);
+        assert_eq!(t.flow.view(t.now.instant).idle_seconds_left, None);
+        t.wait(1);
+        assert_eq!(t.flow.view(t.now.instant).idle_seconds_left, Some(15));
+        t.intent(Intent::StillHere);
+        assert_eq!(t.flow.view(t.now.instant).idle_seconds_left, None);
+        t.wait(45);
+        t.wait(14);
+        assert_eq!(t.flow.screen(), Screen::Pin);
+        let fx = t.wait(1);
+        assert!(fx.iter().any(|e| matches!(e, Effect::Wiped)));
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+        assert_eq!(t.flow.view(t.now.instant).pin_length, 0);
+        // The card left in the reader does not restart a session by itself.
+        t.wait(100);
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+    }
+
+    #[test]
+    fn pin_safety() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        t.insert(2);
+        assert!(t.pin(&[1, 2, 3]).is_empty(), "3 digits are never sent");
+        t.intent(Intent::PinDelete);
+        t.intent(Intent::PinDelete);
+        t.intent(Intent::PinDelete);
+        assert!(t.intent(Intent::PinSubmit).is_empty(), "an empty PIN is never sent");
+        t.pin(&[9, 9, 9, 9]);
+        t.input(Input::Card(CardEvent::Read(Err(CardError::WrongPin { tries_left: 1 }))));
+        assert_eq!(t.flow.screen(), Screen::PinLastTry, "one try left needs a separate confirmation");
+        assert!(t.pin(&[1, 2, 3, 4]).is_empty(), "no PIN entry before confirming");
+        t.intent(Intent::ConfirmLastTry);
+        assert_eq!(t.flow.screen(), Screen::Pin);
+        assert!(t.flow.view(t.now.instant).pin_wrong);
+        t.pin(&[9, 9, 9, 9]);
+        t.input(Input::Card(CardEvent::Read(Err(CardError::PinLocked))));
+        assert_eq!(t.flow.screen(), Screen::PinLocked);
+        t.intent(Intent::Finish);
+        assert_eq!(t.flow.screen(), Screen::TakeCard);
+        t.input(Input::Card(CardEvent::Removed));
+        t.insert(0);
+        assert_eq!(t.flow.screen(), Screen::PinLocked, "a locked card goes straight to the explanation");
+    }
+
+    #[test]
+    fn unusable_cards_and_routing_failures() {
+        let mut t = T::new();
+        t.input(Input::Card(CardEvent::Inserted { kind: CardKind::JukiCard, text_pin_tries: None, error: Some(CardError::JukiCard) }));
+        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "juki-card"));
+        t.input(Input::Card(CardEvent::Removed));
+        assert_eq!(t.flow.screen(), Screen::CardRemoved);
+        t.intent(Intent::Finish);
+        t.insert(3);
+        t.pin(&[1, 2, 3, 4]);
+        t.identity("埼玉県入間郡越生町大字越生９００番地");
+        t.intent(Intent::Next);
+        assert_eq!(t.flow.screen(), Screen::NotParticipating);
+        assert_eq!(t.flow.view(t.now.instant).municipality_name, "越生町");
+        t.intent(Intent::Back);
+        assert_eq!(t.flow.screen(), Screen::Confirm);
+        t.intent(Intent::Back);
+        t.intent(Intent::Start);
+        t.pin(&[1, 2, 3, 4]);
+        t.identity("東京都千代田区千代田１番１号");
+        t.intent(Intent::Next);
+        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "unknown-address"));
+    }
+
+    #[test]
+    fn outbox_failure_is_an_error_not_a_receipt() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        t.insert(3);
+        t.pin(&[1, 2, 3, 4]);
+        t.identity(HOME);
+        t.intent(Intent::Next);
+        t.intent(Intent::Next);
+        t.intent(Intent::ChooseProcedure(0));
+        for _ in 0..4 {
+            t.intent(Intent::Choose(0));
+            t.intent(Intent::Next);
+        }
+        assert_eq!(t.flow.screen(), Screen::Review);
+        t.intent(Intent::Submit);
+        let fx = t.input(Input::Submitted(Err("disk full".into())));
+        assert!(fx.is_empty(), "nothing printed");
+        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "outbox-error"));
+    }
+
+    #[test]
+    fn dates_stay_in_the_allowed_range() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        t.insert(3);
+        t.pin(&[1, 2, 3, 4]);
+        t.identity(HOME);
+        t.intent(Intent::Next);
+        t.intent(Intent::Next);
+        t.intent(Intent::ChooseProcedure(2)); // 転出届: date first
+        t.intent(Intent::Adjust("month".into(), 1));
+        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date, Some(time::macros::date!(2026 - 12 - 05)), "clamped to +14 days");
+        t.intent(Intent::Adjust("year".into(), -1));
+        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date, Some(time::macros::date!(2026 - 11 - 07)));
+        t.intent(Intent::Adjust("day".into(), 3));
+        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date_text, "2026年（令和8年）11月10日");
     }
 }

@@ -1,0 +1,245 @@
+//! The kiosk demo on simulated devices: pcscd with the vpcd reader and a virtual My Number
+//! card, the virtual ESC/POS printer, two reference municipality backends, counter-sync as its
+//! own process, and the kiosk. With a display the kiosk opens as a window for you to use; without
+//! one a scripted resident runs through every screen headlessly and each screen is saved as PNG.
+
+use anyhow::Context;
+use clap::Parser;
+use kiosk_app::ui::generated::Screen;
+use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use madoguchi_tests::driver::{init_headless, Script};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, Fixture, FixtureOptions};
+use madoguchi_tests::vcard::CardModel;
+use madoguchi_tests::vprinter::Mode;
+use slint::ComponentHandle;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "madoguchi-demo", about = "Madoguchi kiosk demo on simulated devices")]
+struct Cli {
+    /// Folder for the configuration, database, screenshots and receipts of this run.
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// Run the scripted session even when a display is available.
+    #[arg(long)]
+    headless: bool,
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.parent().context("no parent dir")?.join(name);
+    anyhow::ensure!(p.exists(), "{} not found: build the workspace first (cargo build --workspace)", p.display());
+    Ok(p)
+}
+
+fn main() -> anyhow::Result<()> {
+    kiosk_app::init_logging();
+    let cli = Cli::parse();
+    let headless = cli.headless || std::env::var_os("DISPLAY").is_none();
+    let out = std::path::absolute(&cli.out)?;
+    if out.join("run").exists() {
+        std::fs::remove_dir_all(out.join("run"))?;
+    }
+    ensure_pcscd()?;
+    let fx = Fixture::new(FixtureOptions {
+        dir: Some(out.join("run")),
+        idle_warning_secs: if headless { 4 } else { 45 },
+        idle_countdown_secs: if headless { 10 } else { 15 },
+        printer_out: Some(out.join("receipts")),
+        fixed_ports: true,
+    })?;
+    let _sync = Kill(
+        Command::new(sibling("counter-sync")?)
+            .args(["--config"])
+            .arg(&fx.config_path)
+            .arg("run")
+            .spawn()
+            .context("cannot start counter-sync")?,
+    );
+    let card = fx.card(CardModel::default());
+    println!("\n  Virtual My Number card: 山田　太郎, 埼玉県入間郡毛呂山町中央２丁目１番地");
+    println!("  PIN (券面事項入力補助用暗証番号): 1234\n");
+    println!("  Printer:   {}  (receipts rendered to {})", fx.printer.addr, out.join("receipts").display());
+    for m in &fx.municipalities {
+        println!("  Backend:   {} {} at {}", m.code, m.name_ja, m.backend.url());
+    }
+    println!("  Config:    {}\n", fx.config_path.display());
+
+    if !headless {
+        card.insert()?;
+        println!("  The card is inserted. Use the kiosk window; close it to end the demo.\n");
+        let status = Command::new(sibling("kiosk-app")?).arg("--config").arg(&fx.config_path).status()?;
+        println!("kiosk-app exited: {status}");
+        return Ok(());
+    }
+
+    let shots = out.join("screens");
+    std::fs::create_dir_all(&shots)?;
+    init_headless();
+    let app = AppWindow::new()?;
+    app.window().set_size(slint::PhysicalSize::new(1080, 1920));
+    let _session = start_session(&app, &fx.config)?;
+    let (c1, c2, c3, c4, c5, c6) = (card.clone(), card.clone(), card.clone(), card.clone(), card.clone(), card.clone());
+    let printer = fx.printer.clone();
+    let resize = |w: u32, h: u32| move |app: &AppWindow| {
+        app.window().set_size(slint::PhysicalSize::new(w, h));
+        Ok(())
+    };
+    let script = Script::new()
+        .screenshots(&shots)
+        // Japanese session, every step.
+        .screen(Screen::Welcome)
+        .shot("01-welcome-ja")
+        .act("1920x1080", resize(1920, 1080))
+        .shot("01-welcome-ja-1920x1080")
+        .act("1280x800", resize(1280, 800))
+        .shot("01-welcome-ja-1280x800")
+        .act("1080x1920", resize(1080, 1920))
+        .click("はじめる")
+        .screen(Screen::InsertCard)
+        .shot("02-insert-card-ja")
+        .act("insert the card", move |_| c1.insert().map_err(|e| e.to_string()))
+        .screen(Screen::Pin)
+        .clicks(&["1", "2"])
+        .shot("03-pin-ja")
+        .act("1920x1080", resize(1920, 1080))
+        .shot("03-pin-ja-1920x1080")
+        .act("1280x800", resize(1280, 800))
+        .shot("03-pin-ja-1280x800")
+        .act("1080x1920", resize(1080, 1920))
+        .clicks(&["3", "4", "確定"])
+        .screen(Screen::Confirm)
+        .shot("04-confirm-ja")
+        .click("はい、次へ")
+        .screen(Screen::Municipality)
+        .shot("05-municipality-ja")
+        .click("次へ")
+        .screen(Screen::Procedures)
+        .shot("06-procedures-ja")
+        .click("転出届")
+        .screen(Screen::Question)
+        .clicks(&["日 +", "日 +"])
+        .shot("07-question-date-ja")
+        .click("次へ")
+        .click("世帯全員")
+        .shot("08-question-choice-ja")
+        .click("次へ")
+        .clicks(&["数 +", "数 +"])
+        .shot("09-question-number-ja")
+        .act("1920x1080", resize(1920, 1080))
+        .shot("09-question-number-ja-1920x1080")
+        .act("1280x800", resize(1280, 800))
+        .shot("09-question-number-ja-1280x800")
+        .act("1080x1920", resize(1080, 1920))
+        .click("次へ")
+        .click("埼玉県外")
+        .click("次へ")
+        .screen(Screen::Review)
+        .shot("10-review-ja")
+        .click("申請する")
+        .screen(Screen::Done)
+        .wait("printed", Duration::from_secs(10), |app| app.global::<Kiosk>().get_printed())
+        .shot("11-done-ja")
+        .click("終了")
+        .screen(Screen::TakeCard)
+        .shot("12-take-card-ja")
+        .act("take the card", move |_| {
+            c2.remove();
+            Ok(())
+        })
+        .screen(Screen::Welcome)
+        // English session: wrong PINs, staff call, idle countdown, a printer out of paper.
+        .click("English")
+        .wait("English", Duration::from_secs(2), |app| app.global::<Kiosk>().get_language() == "en")
+        .shot("01-welcome-en")
+        .click("Start")
+        .screen(Screen::InsertCard)
+        .shot("02-insert-card-en")
+        .act("insert the card", move |_| c3.insert().map_err(|e| e.to_string()))
+        .screen(Screen::Pin)
+        .click("English")
+        .shot("03-pin-en")
+        .clicks(&["9", "9", "9", "9", "OK"])
+        .wait("wrong PIN", Duration::from_secs(5), |app| app.global::<Kiosk>().get_pin_wrong())
+        .shot("03-pin-wrong-en")
+        .clicks(&["9", "9", "9", "9", "OK"])
+        .screen(Screen::PinLastTry)
+        .shot("03-pin-last-try-en")
+        .click("Call staff")
+        .wait("staff overlay", Duration::from_secs(2), |app| app.global::<Kiosk>().get_staff_called())
+        .shot("13-staff-call-en")
+        .click("Close")
+        .click("I understand, enter PIN")
+        .screen(Screen::Pin)
+        .clicks(&["1", "2", "3", "4", "OK"])
+        .screen(Screen::Confirm)
+        .shot("04-confirm-en")
+        .wait("idle countdown", Duration::from_secs(10), |app| app.global::<Kiosk>().get_idle_warning())
+        .shot("14-idle-countdown-en")
+        .click("Continue")
+        .click("Yes, continue")
+        .screen(Screen::Municipality)
+        .shot("05-municipality-en")
+        .click("Next")
+        .screen(Screen::Procedures)
+        .shot("06-procedures-en")
+        .click("Request a seal registration certificate (印鑑登録証明書)")
+        .screen(Screen::Question)
+        .shot("09-question-number-en")
+        .click("Next")
+        .click("Vehicle registration")
+        .shot("08-question-choice-en")
+        .click("Next")
+        .screen(Screen::Review)
+        .shot("10-review-en")
+        .act("printer runs out of paper", move |_| {
+            printer.set_mode(Mode::PaperOut);
+            Ok(())
+        })
+        .click("Submit")
+        .screen(Screen::Done)
+        .wait("on-screen receipt", Duration::from_secs(10), |app| app.global::<Kiosk>().get_print_problem() == "paper-out")
+        .shot("15-error-printer-out-of-paper-en")
+        .click("Finish")
+        .screen(Screen::TakeCard)
+        .shot("12-take-card-en")
+        .act("take the card", move |_| {
+            c4.remove();
+            Ok(())
+        })
+        .screen(Screen::Welcome)
+        // Card pulled out mid-session.
+        .click("English")
+        .act("insert the card", move |_| c5.insert().map_err(|e| e.to_string()))
+        .screen(Screen::Pin)
+        .act("pull the card out", move |_| {
+            c6.remove();
+            Ok(())
+        })
+        .screen(Screen::CardRemoved)
+        .shot("16-card-removed-en")
+        .screen(Screen::Welcome);
+    script.run(&app).map_err(|e| anyhow::anyhow!(e))?;
+
+    // Both applications reach their municipality through counter-sync.
+    let moroyama = &fx.municipality("113263").backend;
+    wait_until(Duration::from_secs(30), "counter-sync delivered both applications", || moroyama.received().len() == 2)?;
+    println!("Delivered to {} {}:", "113263", "毛呂山町");
+    for r in moroyama.received() {
+        println!("  {}  {}  ({} answers, sealed payload opened by the municipality)", r.envelope.receipt_number, r.envelope.procedure_code, r.content.answers.len());
+    }
+    println!("\nScreens:  {}", shots.display());
+    println!("Receipts: {}", out.join("receipts").display());
+    Ok(())
+}

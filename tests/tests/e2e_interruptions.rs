@@ -49,6 +49,8 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         })
         .screen(Screen::Welcome) // after card_removed_secs
         // 2. Idle: countdown appears, then the session is wiped.
+        .wait("language reset for the next resident", Duration::from_secs(1), |app| k(app).get_language() == "ja")
+        .click("English")
         .act("insert again", move |_| c3.insert().map_err(|e| e.to_string()))
         .screen(Screen::Pin)
         .clicks(&["5", "6"])

@@ -12,29 +12,52 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// What to do with an application after one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Delivered { status: u16, accepted: Accepted },
-    Retry { status: Option<u16>, retry_after: Option<Duration>, reason: String },
-    Permanent { status: u16, reason: String },
+    Delivered {
+        status: u16,
+        accepted: Accepted,
+    },
+    Retry {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+    Permanent {
+        status: u16,
+        reason: String,
+    },
     /// `401`/`403`: the destination itself is refused; pause it and alert staff.
-    Pause { status: u16, reason: String },
+    Pause {
+        status: u16,
+        reason: String,
+    },
 }
 
 /// Maps a response to an [`Outcome`]. Garbage, HTML error pages and truncated JSON are errors
 /// with a reason, never panics.
-pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], application_id: &str) -> Outcome {
+pub fn classify(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    application_id: &str,
+) -> Outcome {
     let snippet = || {
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
         text.chars().filter(|c| !c.is_control()).collect::<String>()
     };
     match status {
         200 | 201 => match serde_json::from_slice::<Accepted>(body) {
-            Ok(accepted) if accepted.application_id == application_id && !accepted.reference.is_empty() => {
+            Ok(accepted)
+                if accepted.application_id == application_id && !accepted.reference.is_empty() =>
+            {
                 Outcome::Delivered { status, accepted }
             }
             Ok(accepted) => Outcome::Retry {
                 status: Some(status),
                 retry_after,
-                reason: format!("answer is for application {:?}, not this one", accepted.application_id),
+                reason: format!(
+                    "answer is for application {:?}, not this one",
+                    accepted.application_id
+                ),
             },
             Err(e) => Outcome::Retry {
                 status: Some(status),
@@ -42,11 +65,29 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], applica
                 reason: format!("unreadable success answer ({e}): {}", snippet()),
             },
         },
-        409 => Outcome::Retry { status: Some(status), retry_after, reason: "still in progress at the municipality".into() },
-        408 | 429 | 500..=599 => Outcome::Retry { status: Some(status), retry_after, reason: format!("HTTP {status}: {}", snippet()) },
-        401 | 403 => Outcome::Pause { status, reason: format!("HTTP {status}: the municipality refused this kiosk") },
-        400 | 422 => Outcome::Permanent { status, reason: format!("HTTP {status}: {}", snippet()) },
-        _ => Outcome::Retry { status: Some(status), retry_after, reason: format!("unexpected HTTP {status}: {}", snippet()) },
+        409 => Outcome::Retry {
+            status: Some(status),
+            retry_after,
+            reason: "still in progress at the municipality".into(),
+        },
+        408 | 429 | 500..=599 => Outcome::Retry {
+            status: Some(status),
+            retry_after,
+            reason: format!("HTTP {status}: {}", snippet()),
+        },
+        401 | 403 => Outcome::Pause {
+            status,
+            reason: format!("HTTP {status}: the municipality refused this kiosk"),
+        },
+        400 | 422 => Outcome::Permanent {
+            status,
+            reason: format!("HTTP {status}: {}", snippet()),
+        },
+        _ => Outcome::Retry {
+            status: Some(status),
+            retry_after,
+            reason: format!("unexpected HTTP {status}: {}", snippet()),
+        },
     }
 }
 
@@ -63,15 +104,25 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(endpoint: &str, timeout: Duration, connect_timeout: Duration) -> Result<Self, ClientError> {
+    pub fn new(
+        endpoint: &str,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Self, ClientError> {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(connect_timeout)
-            .user_agent(concat!("madoguchi-counter-sync/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "madoguchi-counter-sync/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(Self { http, base: endpoint.trim_end_matches('/').to_string() })
+        Ok(Self {
+            http,
+            base: endpoint.trim_end_matches('/').to_string(),
+        })
     }
 
     /// One delivery attempt of a stored body, unchanged.
@@ -89,13 +140,23 @@ impl HttpClient {
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| crate::retry::parse_retry_after(v, time::OffsetDateTime::now_utc()));
+                    .and_then(|v| {
+                        crate::retry::parse_retry_after(v, time::OffsetDateTime::now_utc())
+                    });
                 match read_capped(response).await {
                     Ok(body) => classify(status, retry_after, &body, application_id),
-                    Err(reason) => Outcome::Retry { status: Some(status), retry_after, reason },
+                    Err(reason) => Outcome::Retry {
+                        status: Some(status),
+                        retry_after,
+                        reason,
+                    },
                 }
             }
-            Err(e) => Outcome::Retry { status: None, retry_after: None, reason: describe(&e) },
+            Err(e) => Outcome::Retry {
+                status: None,
+                retry_after: None,
+                reason: describe(&e),
+            },
         }
     }
 
@@ -104,7 +165,10 @@ impl HttpClient {
     pub async fn probe(&self) -> Result<u16, String> {
         let response = self
             .http
-            .get(format!("{}/v1/applications/00000000-0000-0000-0000-000000000000", self.base))
+            .get(format!(
+                "{}/v1/applications/00000000-0000-0000-0000-000000000000",
+                self.base
+            ))
             .send()
             .await
             .map_err(|e| describe(&e))?;
@@ -130,7 +194,11 @@ impl HttpClient {
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("answer cut off: {}", describe(&e)))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("answer cut off: {}", describe(&e)))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(format!("answer larger than {MAX_BODY} bytes"));
         }
@@ -172,16 +240,28 @@ mod tests {
     fn success_needs_matching_json() {
         let ok = format!(r#"{{"application_id":"{ID}","reference":"R-1","status":"received"}}"#);
         match classify(201, None, ok.as_bytes(), ID) {
-            Outcome::Delivered { status: 201, accepted } => {
+            Outcome::Delivered {
+                status: 201,
+                accepted,
+            } => {
                 assert_eq!(accepted.reference, "R-1");
                 assert_eq!(accepted.status, RemoteStatus::Received);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(classify(200, None, b"<html>oops</html>", ID), Outcome::Retry { .. }));
-        assert!(matches!(classify(201, None, &ok.as_bytes()[..20], ID), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(200, None, b"<html>oops</html>", ID),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(201, None, &ok.as_bytes()[..20], ID),
+            Outcome::Retry { .. }
+        ));
         let other = r#"{"application_id":"x","reference":"R","status":"received"}"#;
-        assert!(matches!(classify(201, None, other.as_bytes(), ID), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(201, None, other.as_bytes(), ID),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]
@@ -189,16 +269,29 @@ mod tests {
         let ra = Some(Duration::from_secs(7));
         assert_eq!(
             classify(503, ra, b"", ID),
-            Outcome::Retry { status: Some(503), retry_after: ra, reason: "HTTP 503: ".into() }
+            Outcome::Retry {
+                status: Some(503),
+                retry_after: ra,
+                reason: "HTTP 503: ".into()
+            }
         );
         for s in [408, 429, 500, 502, 409] {
-            assert!(matches!(classify(s, None, b"", ID), Outcome::Retry { .. }), "{s}");
+            assert!(
+                matches!(classify(s, None, b"", ID), Outcome::Retry { .. }),
+                "{s}"
+            );
         }
         for s in [400, 422] {
-            assert!(matches!(classify(s, None, b"{}", ID), Outcome::Permanent { .. }), "{s}");
+            assert!(
+                matches!(classify(s, None, b"{}", ID), Outcome::Permanent { .. }),
+                "{s}"
+            );
         }
         for s in [401, 403] {
-            assert!(matches!(classify(s, None, b"", ID), Outcome::Pause { .. }), "{s}");
+            assert!(
+                matches!(classify(s, None, b"", ID), Outcome::Pause { .. }),
+                "{s}"
+            );
         }
     }
 }

@@ -12,7 +12,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/madoguchi/kiosk.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -112,7 +115,10 @@ impl SyncConfig {
     }
 
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
         if self.kiosk.id.is_empty() || !self.kiosk.id.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(invalid(format!(
                 "kiosk.id {:?} must be a non-empty ASCII alphanumeric name",
@@ -131,10 +137,14 @@ impl SyncConfig {
                 )));
             }
             if !seen.insert(m.code.clone()) {
-                return Err(invalid(format!("municipality code {} appears twice", m.code)));
+                return Err(invalid(format!(
+                    "municipality code {} appears twice",
+                    m.code
+                )));
             }
             let url = m.endpoint.as_str();
-            if !(url.starts_with("https://") || (url.starts_with("http://") && m.test_destination)) {
+            if !(url.starts_with("https://") || (url.starts_with("http://") && m.test_destination))
+            {
                 return Err(invalid(format!(
                     "endpoint {url:?} of {} must be https:// (plain http only with test_destination = true)",
                     m.code
@@ -151,12 +161,21 @@ impl SyncConfig {
 
 /// Reads a config file, naming the file in the error.
 pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Parses TOML into any config section, naming the file and the problem in the error.
-pub fn parse_config_text<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })
+pub fn parse_config_text<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// JIS X 0402 check: `c = (11 − (6·d1 + 5·d2 + 4·d3 + 3·d4 + 2·d5) mod 11) mod 10`.
@@ -165,7 +184,11 @@ pub fn is_valid_municipality_code(code: &str) -> bool {
     if code.len() != 6 || digits.len() != 6 {
         return false;
     }
-    let sum: u32 = digits[..5].iter().zip([6, 5, 4, 3, 2]).map(|(d, w)| d * w).sum();
+    let sum: u32 = digits[..5]
+        .iter()
+        .zip([6, 5, 4, 3, 2])
+        .map(|(d, w)| d * w)
+        .sum();
     (11 - sum % 11) % 10 == digits[5]
 }
 
@@ -192,8 +215,13 @@ mod tests {
         let err = SyncConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("kiosk.toml"), "{err}");
         assert!(err.contains("invalid type"), "{err}");
-        let err = SyncConfig::load(&dir.path().join("missing.toml")).unwrap_err().to_string();
-        assert!(err.contains("missing.toml") && err.contains("cannot read"), "{err}");
+        let err = SyncConfig::load(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing.toml") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use crate::client::{HttpClient, Outcome};
 use crate::config::{MunicipalityConfig, SyncConfig};
+use crate::now_ms;
 use crate::outbox::{Outbox, OutboxError};
 use crate::retry::Backoff;
-use crate::now_ms;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,27 +88,45 @@ impl Worker {
     async fn step(&mut self) -> Result<bool, OutboxError> {
         let code = self.municipality.code.clone();
         let lease = self.lease;
-        let claimed = self.db(move |ob| ob.claim_next(&code, now_ms(), lease)).await?;
-        let Some(claimed) = claimed else { return Ok(false) };
+        let claimed = self
+            .db(move |ob| ob.claim_next(&code, now_ms(), lease))
+            .await?;
+        let Some(claimed) = claimed else {
+            return Ok(false);
+        };
         let started = std::time::Instant::now();
-        let outcome = self.client.post_application(&claimed.id, claimed.body).await;
+        let outcome = self
+            .client
+            .post_application(&claimed.id, claimed.body)
+            .await;
         let id = claimed.id.clone();
         let code = self.municipality.code.clone();
         let span_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Outcome::Delivered { status, accepted } => {
                 tracing::info!(municipality = %code, application_id = %id, status, reference = %accepted.reference, latency_ms = span_ms, "delivered");
-                self.db(move |ob| ob.mark_delivered(&id, status, &accepted.reference, accepted.status, now_ms())).await?;
+                self.db(move |ob| {
+                    ob.mark_delivered(&id, status, &accepted.reference, accepted.status, now_ms())
+                })
+                .await?;
             }
-            Outcome::Retry { status, retry_after, reason } => {
-                let delay = self.backoff.delay(claimed.attempts, rand::random::<f64>(), retry_after);
+            Outcome::Retry {
+                status,
+                retry_after,
+                reason,
+            } => {
+                let delay =
+                    self.backoff
+                        .delay(claimed.attempts, rand::random::<f64>(), retry_after);
                 tracing::warn!(municipality = %code, application_id = %id, ?status, attempt = claimed.attempts, retry_in_ms = delay.as_millis() as u64, %reason, "will retry");
                 let next = now_ms() + delay.as_millis() as i64;
-                self.db(move |ob| ob.mark_retry(&id, status, &reason, next)).await?;
+                self.db(move |ob| ob.mark_retry(&id, status, &reason, next))
+                    .await?;
             }
             Outcome::Permanent { status, reason } => {
                 tracing::error!(municipality = %code, application_id = %id, status, %reason, "failed permanently; kept for staff");
-                self.db(move |ob| ob.mark_failed(&id, Some(status), &reason)).await?;
+                self.db(move |ob| ob.mark_failed(&id, Some(status), &reason))
+                    .await?;
             }
             Outcome::Pause { status, reason } => {
                 tracing::error!(municipality = %code, application_id = %id, status, %reason, "destination paused; staff must check the kiosk's credentials");

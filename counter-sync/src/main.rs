@@ -7,7 +7,11 @@ use counter_sync::outbox::Outbox;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "counter-sync", version, about = "Delivers the kiosk's outbox to each municipality")]
+#[command(
+    name = "counter-sync",
+    version,
+    about = "Delivers the kiosk's outbox to each municipality"
+)]
 struct Cli {
     /// Kiosk configuration file (TOML).
     #[arg(long, global = true, default_value = DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
@@ -39,7 +43,9 @@ fn main() {
 fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cfg = SyncConfig::load(&cli.config)?;
@@ -49,7 +55,9 @@ fn real_main() -> anyhow::Result<()> {
             rt.block_on(async {
                 let (tx, rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
-                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                            .expect("SIGTERM handler");
                     tokio::select! {
                         _ = tokio::signal::ctrl_c() => {}
                         _ = term.recv() => {}
@@ -69,8 +77,17 @@ fn real_main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 for c in counts.iter().filter(|c| c.count > 0) {
-                    let name = cfg.municipality(&c.municipality_code).map(|m| m.name_ja.as_str()).unwrap_or("?");
-                    println!("{} {:<8} {:<10} {}", c.municipality_code, name, c.state.as_str(), c.count);
+                    let name = cfg
+                        .municipality(&c.municipality_code)
+                        .map(|m| m.name_ja.as_str())
+                        .unwrap_or("?");
+                    println!(
+                        "{} {:<8} {:<10} {}",
+                        c.municipality_code,
+                        name,
+                        c.state.as_str(),
+                        c.count
+                    );
                 }
             }
             Ok(())
@@ -78,7 +95,14 @@ fn real_main() -> anyhow::Result<()> {
         Command::Requeue { id } => {
             let mut outbox = Outbox::open(&cfg.outbox.path)?;
             let row = outbox.get(&id)?;
-            outbox.requeue(&row.id, counter_sync::now_ms()).with_context(|| format!("application {id} cannot be requeued (state {})", row.state.as_str()))?;
+            outbox
+                .requeue(&row.id, counter_sync::now_ms())
+                .with_context(|| {
+                    format!(
+                        "application {id} cannot be requeued (state {})",
+                        row.state.as_str()
+                    )
+                })?;
             println!("requeued {} ({})", row.receipt_number, row.id);
             Ok(())
         }

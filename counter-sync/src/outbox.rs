@@ -11,11 +11,20 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("outbox database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("outbox database {path} is damaged: {detail}")]
     Corrupt { path: PathBuf, detail: String },
-    #[error("outbox database {path} has schema version {found}, newer than this program ({supported})")]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "outbox database {path} has schema version {found}, newer than this program ({supported})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("outbox database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("no application {0} in the outbox")]
@@ -35,7 +44,12 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 4] = [State::Waiting, State::Sending, State::Delivered, State::Failed];
+    pub const ALL: [State; 4] = [
+        State::Waiting,
+        State::Sending,
+        State::Delivered,
+        State::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,9 +148,15 @@ pub struct Outbox {
 impl Outbox {
     /// Opens (creating if needed) and migrates the outbox. A damaged file is reported, never reset.
     pub fn open(path: &Path) -> Result<Self, OutboxError> {
-        let open_err = |source| OutboxError::Open { path: path.to_owned(), source };
+        let open_err = |source| OutboxError::Open {
+            path: path.to_owned(),
+            source,
+        };
         let conn = Connection::open(path).map_err(open_err)?;
-        let mut outbox = Outbox { conn, path: path.to_owned() };
+        let mut outbox = Outbox {
+            conn,
+            path: path.to_owned(),
+        };
         outbox.configure().map_err(|e| outbox.classify(e))?;
         outbox.migrate()?;
         Ok(outbox)
@@ -144,28 +164,43 @@ impl Outbox {
 
     fn classify(&self, e: rusqlite::Error) -> OutboxError {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
-                OutboxError::Corrupt { path: self.path.clone(), detail: e.to_string() }
-            }
-            _ => OutboxError::Open { path: self.path.clone(), source: e },
+            Some(rusqlite::ErrorCode::NotADatabase)
+            | Some(rusqlite::ErrorCode::DatabaseCorrupt) => OutboxError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
+            _ => OutboxError::Open {
+                path: self.path.clone(),
+                source: e,
+            },
         }
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(10))?;
-        let mode: String = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(rusqlite::Error::InvalidQuery);
         }
-        self.conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")
+        self.conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+        )
     }
 
     fn migrate(&mut self) -> Result<(), OutboxError> {
         let path = self.path.clone();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(OutboxError::TooNew { path, found: version, supported: SCHEMA_VERSION });
+            return Err(OutboxError::TooNew {
+                path,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
@@ -177,14 +212,23 @@ impl Outbox {
 
     /// `PRAGMA integrity_check`, for `doctor` and for the crash tests.
     pub fn integrity_check(&self) -> Result<String, OutboxError> {
-        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
     /// Durably enqueues one application and returns its receipt number. When this returns,
     /// the application survives `kill -9` of either process and a power cut.
     pub fn enqueue(&mut self, app: &NewApplication, now_ms: i64) -> Result<String, OutboxError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let day = app.submitted_at.format(time::macros::format_description!("[year repr:last_two][month][day]")).unwrap_or_default();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let day = app
+            .submitted_at
+            .format(time::macros::format_description!(
+                "[year repr:last_two][month][day]"
+            ))
+            .unwrap_or_default();
         let prefix = format!("{}-{}-", app.kiosk_id, day);
         let last: Option<String> = tx
             .query_row(
@@ -193,9 +237,15 @@ impl Outbox {
                 |r| r.get(0),
             )
             .optional()?;
-        let seq = last.and_then(|r| r[prefix.len()..].parse::<u32>().ok()).unwrap_or(0) + 1;
+        let seq = last
+            .and_then(|r| r[prefix.len()..].parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
         let receipt_number = format!("{prefix}{seq:04}");
-        let submitted_at = app.submitted_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let submitted_at = app
+            .submitted_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         let envelope = ApplicationEnvelope {
             application_id: app.application_id.to_string(),
             kiosk_id: app.kiosk_id.clone(),
@@ -217,10 +267,21 @@ impl Outbox {
 
     /// Claims the next due application of one municipality for one attempt. Rows whose lease
     /// ran out (their worker died) are due again.
-    pub fn claim_next(&mut self, municipality: &str, now_ms: i64, lease: Duration) -> Result<Option<Claimed>, OutboxError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn claim_next(
+        &mut self,
+        municipality: &str,
+        now_ms: i64,
+        lease: Duration,
+    ) -> Result<Option<Claimed>, OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let paused: Option<i64> = tx
-            .query_row("SELECT paused_until FROM destination WHERE municipality_code = ?1", [municipality], |r| r.get(0))
+            .query_row(
+                "SELECT paused_until FROM destination WHERE municipality_code = ?1",
+                [municipality],
+                |r| r.get(0),
+            )
             .optional()?
             .flatten();
         if paused.is_some_and(|until| until > now_ms) {
@@ -244,7 +305,14 @@ impl Outbox {
     }
 
     /// The municipality has the application: keep only non-personal metadata.
-    pub fn mark_delivered(&mut self, id: &str, status: u16, reference: &str, remote: RemoteStatus, now_ms: i64) -> Result<(), OutboxError> {
+    pub fn mark_delivered(
+        &mut self,
+        id: &str,
+        status: u16,
+        reference: &str,
+        remote: RemoteStatus,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
         self.update(
             id,
             "UPDATE application SET state = 'delivered', body = NULL, lease_until = NULL, last_status = ?2,
@@ -254,7 +322,13 @@ impl Outbox {
     }
 
     /// A transient failure: try again at `next_attempt_at`.
-    pub fn mark_retry(&mut self, id: &str, status: Option<u16>, error: &str, next_attempt_at: i64) -> Result<(), OutboxError> {
+    pub fn mark_retry(
+        &mut self,
+        id: &str,
+        status: Option<u16>,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> Result<(), OutboxError> {
         self.update(
             id,
             "UPDATE application SET state = 'waiting', lease_until = NULL, last_status = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1",
@@ -263,7 +337,12 @@ impl Outbox {
     }
 
     /// A permanent failure: kept with its reason, visible to staff, requeueable.
-    pub fn mark_failed(&mut self, id: &str, status: Option<u16>, error: &str) -> Result<(), OutboxError> {
+    pub fn mark_failed(
+        &mut self,
+        id: &str,
+        status: Option<u16>,
+        error: &str,
+    ) -> Result<(), OutboxError> {
         self.update(
             id,
             "UPDATE application SET state = 'failed', lease_until = NULL, last_status = ?2, last_error = ?3 WHERE id = ?1",
@@ -281,7 +360,12 @@ impl Outbox {
     }
 
     /// Pauses a destination (`401`/`403`) until staff or time resolves it.
-    pub fn pause_destination(&mut self, municipality: &str, until_ms: i64, reason: &str) -> Result<(), OutboxError> {
+    pub fn pause_destination(
+        &mut self,
+        municipality: &str,
+        until_ms: i64,
+        reason: &str,
+    ) -> Result<(), OutboxError> {
         self.conn.execute(
             "INSERT INTO destination(municipality_code, paused_until, pause_reason) VALUES (?1, ?2, ?3)
              ON CONFLICT(municipality_code) DO UPDATE SET paused_until = ?2, pause_reason = ?3",
@@ -291,15 +375,25 @@ impl Outbox {
     }
 
     pub fn mark_printed(&mut self, receipt_number: &str) -> Result<(), OutboxError> {
-        let n = self.conn.execute("UPDATE application SET printed = 1 WHERE receipt_number = ?1", [receipt_number])?;
+        let n = self.conn.execute(
+            "UPDATE application SET printed = 1 WHERE receipt_number = ?1",
+            [receipt_number],
+        )?;
         if n == 0 {
             return Err(OutboxError::NotFound(receipt_number.into()));
         }
         Ok(())
     }
 
-    fn update(&mut self, id: &str, sql: &str, params: impl rusqlite::Params) -> Result<(), OutboxError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    fn update(
+        &mut self,
+        id: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(sql, params)?;
         tx.commit()?;
         if n == 0 {
@@ -310,9 +404,17 @@ impl Outbox {
 
     /// Entries per municipality and state (every state listed, zeros included).
     pub fn counts(&self, municipalities: &[String]) -> Result<Vec<Count>, OutboxError> {
-        let mut stmt = self.conn.prepare("SELECT municipality_code, state, COUNT(*) FROM application GROUP BY 1, 2")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT municipality_code, state, COUNT(*) FROM application GROUP BY 1, 2")?;
         let mut found = std::collections::HashMap::new();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))? {
+        for row in stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })? {
             let (m, s, n) = row?;
             found.insert((m, s), n);
         }
@@ -325,8 +427,15 @@ impl Outbox {
         let mut out = vec![];
         for m in codes {
             for state in State::ALL {
-                let count = found.get(&(m.clone(), state.as_str().to_string())).copied().unwrap_or(0);
-                out.push(Count { municipality_code: m.clone(), state, count });
+                let count = found
+                    .get(&(m.clone(), state.as_str().to_string()))
+                    .copied()
+                    .unwrap_or(0);
+                out.push(Count {
+                    municipality_code: m.clone(),
+                    state,
+                    count,
+                });
             }
         }
         Ok(out)
@@ -334,14 +443,22 @@ impl Outbox {
 
     pub fn get(&self, id: &str) -> Result<Row, OutboxError> {
         self.conn
-            .query_row(&format!("{ROW_SELECT} WHERE id = ?1 OR receipt_number = ?1"), [id], row_from_sql)
+            .query_row(
+                &format!("{ROW_SELECT} WHERE id = ?1 OR receipt_number = ?1"),
+                [id],
+                row_from_sql,
+            )
             .optional()?
             .ok_or_else(|| OutboxError::NotFound(id.into()))
     }
 
     pub fn list(&self) -> Result<Vec<Row>, OutboxError> {
-        let mut stmt = self.conn.prepare(&format!("{ROW_SELECT} ORDER BY submitted_at"))?;
-        let rows = stmt.query_map([], row_from_sql)?.collect::<Result<_, _>>()?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{ROW_SELECT} ORDER BY submitted_at"))?;
+        let rows = stmt
+            .query_map([], row_from_sql)?
+            .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
@@ -362,7 +479,11 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         municipality_code: r.get(2)?,
         procedure_code: r.get(3)?,
         submitted_at: r.get(4)?,
-        state: State::parse(&state).ok_or(rusqlite::Error::InvalidColumnType(5, "state".into(), rusqlite::types::Type::Text))?,
+        state: State::parse(&state).ok_or(rusqlite::Error::InvalidColumnType(
+            5,
+            "state".into(),
+            rusqlite::types::Type::Text,
+        ))?,
         attempts: r.get(6)?,
         next_attempt_at: r.get(7)?,
         last_status: r.get(8)?,
@@ -408,17 +529,29 @@ mod tests {
         assert_ne!(c2.id, c.id);
         assert!(ob.claim_next("113263", 1000, lease).unwrap().is_none());
         // The second worker dies: its lease expires and the row is due again.
-        let again = ob.claim_next("113263", 1000 + 10_001, lease).unwrap().unwrap();
+        let again = ob
+            .claim_next("113263", 1000 + 10_001, lease)
+            .unwrap()
+            .unwrap();
         assert_eq!(again.id, c2.id);
         assert_eq!(again.attempts, 2);
-        ob.mark_delivered(&again.id, 201, "REF-1", RemoteStatus::Received, 20_000).unwrap();
+        ob.mark_delivered(&again.id, 201, "REF-1", RemoteStatus::Received, 20_000)
+            .unwrap();
         let row = ob.get(&again.id).unwrap();
         assert_eq!(row.state, State::Delivered);
         assert!(!row.has_payload, "payload must be gone once delivered");
         assert_eq!(row.municipality_reference.as_deref(), Some("REF-1"));
         let counts = ob.counts(&["113263".into(), "113271".into()]).unwrap();
-        assert!(counts.contains(&Count { municipality_code: "113263".into(), state: State::Waiting, count: 1 }));
-        assert!(counts.contains(&Count { municipality_code: "113271".into(), state: State::Delivered, count: 0 }));
+        assert!(counts.contains(&Count {
+            municipality_code: "113263".into(),
+            state: State::Waiting,
+            count: 1
+        }));
+        assert!(counts.contains(&Count {
+            municipality_code: "113271".into(),
+            state: State::Delivered,
+            count: 0
+        }));
     }
 
     #[test]
@@ -426,14 +559,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
         ob.enqueue(&app("113263"), 0).unwrap();
-        let c = ob.claim_next("113263", 0, Duration::from_secs(1)).unwrap().unwrap();
+        let c = ob
+            .claim_next("113263", 0, Duration::from_secs(1))
+            .unwrap()
+            .unwrap();
         ob.mark_failed(&c.id, Some(422), "bad body").unwrap();
-        assert!(ob.claim_next("113263", 0, Duration::from_secs(1)).unwrap().is_none());
+        assert!(ob
+            .claim_next("113263", 0, Duration::from_secs(1))
+            .unwrap()
+            .is_none());
         assert_eq!(ob.get(&c.id).unwrap().state, State::Failed);
         ob.requeue(&c.id, 10).unwrap();
         ob.pause_destination("113263", 100, "401").unwrap();
-        assert!(ob.claim_next("113263", 50, Duration::from_secs(1)).unwrap().is_none());
-        assert!(ob.claim_next("113263", 150, Duration::from_secs(1)).unwrap().is_some());
+        assert!(ob
+            .claim_next("113263", 50, Duration::from_secs(1))
+            .unwrap()
+            .is_none());
+        assert!(ob
+            .claim_next("113263", 150, Duration::from_secs(1))
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -444,6 +589,10 @@ mod tests {
         let err = Outbox::open(&path).err().unwrap();
         assert!(matches!(err, OutboxError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("o.db"));
-        assert_eq!(std::fs::read(&path).unwrap(), vec![0x42u8; 8192], "the file must not be touched");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            vec![0x42u8; 8192],
+            "the file must not be touched"
+        );
     }
 }

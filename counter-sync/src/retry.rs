@@ -31,9 +31,14 @@ pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Durat
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let date = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let date =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let delta = date - now;
-    Some(if delta.is_negative() { Duration::ZERO } else { delta.unsigned_abs() })
+    Some(if delta.is_negative() {
+        Duration::ZERO
+    } else {
+        delta.unsigned_abs()
+    })
 }
 
 #[cfg(test)]
@@ -56,16 +61,28 @@ mod tests {
 
     #[test]
     fn never_earlier_than_retry_after_but_bounded() {
-        assert_eq!(B.delay(1, 0.1, Some(Duration::from_secs(120))), Duration::from_secs(120));
-        assert_eq!(B.delay(1, 0.1, Some(Duration::from_secs(999_999))), Duration::from_secs(3600));
+        assert_eq!(
+            B.delay(1, 0.1, Some(Duration::from_secs(120))),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            B.delay(1, 0.1, Some(Duration::from_secs(999_999))),
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]
     fn retry_after_forms() {
         let now = time::macros::datetime!(2026-11-21 10:00:00 UTC);
         assert_eq!(parse_retry_after("30", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 10:01:00 GMT", now), Some(Duration::from_secs(60)));
-        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 10:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

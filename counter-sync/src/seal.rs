@@ -16,17 +16,23 @@ pub enum SealError {
 
 /// Encrypts `plaintext` so that only the holder of the private key of `public_pem` can read it.
 pub fn seal(plaintext: &[u8], public_pem: &[u8]) -> Result<String, SealError> {
-    let encrypter = ECDH_ES_A256KW.encrypter_from_pem(public_pem).map_err(|e| SealError::BadKey(e.to_string()))?;
+    let encrypter = ECDH_ES_A256KW
+        .encrypter_from_pem(public_pem)
+        .map_err(|e| SealError::BadKey(e.to_string()))?;
     let mut header = JweHeader::new();
     header.set_content_encryption("A256GCM");
     header.set_content_type("application/json");
-    jwe::serialize_compact(plaintext, &header, &encrypter).map_err(|e| SealError::Encrypt(e.to_string()))
+    jwe::serialize_compact(plaintext, &header, &encrypter)
+        .map_err(|e| SealError::Encrypt(e.to_string()))
 }
 
 /// Opens a sealed payload with the municipality's private key (used by municipality backends).
 pub fn open(compact: &str, private_pem: &[u8]) -> Result<Vec<u8>, SealError> {
-    let decrypter = ECDH_ES_A256KW.decrypter_from_pem(private_pem).map_err(|e| SealError::BadKey(e.to_string()))?;
-    let (payload, header) = jwe::deserialize_compact(compact, &decrypter).map_err(|e| SealError::Decrypt(e.to_string()))?;
+    let decrypter = ECDH_ES_A256KW
+        .decrypter_from_pem(private_pem)
+        .map_err(|e| SealError::BadKey(e.to_string()))?;
+    let (payload, header) = jwe::deserialize_compact(compact, &decrypter)
+        .map_err(|e| SealError::Decrypt(e.to_string()))?;
     if header.content_encryption() != Some("A256GCM") {
         return Err(SealError::Decrypt("unexpected content encryption".into()));
     }
@@ -53,11 +59,17 @@ mod tests {
         assert!(!sealed.contains("山田"));
         let header = sealed.split('.').next().unwrap();
         let header = String::from_utf8(base64_url(header)).unwrap();
-        assert!(header.contains("ECDH-ES+A256KW") && header.contains("A256GCM"), "{header}");
+        assert!(
+            header.contains("ECDH-ES+A256KW") && header.contains("A256GCM"),
+            "{header}"
+        );
         assert_eq!(open(&sealed, &private).unwrap(), "山田　太郎".as_bytes());
         let (other, _) = generate_key_pair().unwrap();
         assert!(open(&sealed, &other).is_err());
-        assert!(matches!(seal(b"x", b"not a key"), Err(SealError::BadKey(_))));
+        assert!(matches!(
+            seal(b"x", b"not a key"),
+            Err(SealError::BadKey(_))
+        ));
     }
 
     fn base64_url(s: &str) -> Vec<u8> {

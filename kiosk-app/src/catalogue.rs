@@ -12,7 +12,11 @@ pub struct Text(pub BTreeMap<String, String>);
 
 impl Text {
     pub fn get(&self, lang: &str) -> &str {
-        self.0.get(lang).or_else(|| self.0.get("ja")).map(String::as_str).unwrap_or("")
+        self.0
+            .get(lang)
+            .or_else(|| self.0.get("ja"))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn ja(&self) -> &str {
@@ -74,7 +78,10 @@ pub struct Choice {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     #[error("cannot read procedure catalogue {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("procedure catalogue {path} is not valid: {message}")]
     Invalid { path: String, message: String },
 }
@@ -82,9 +89,16 @@ pub enum CatalogueError {
 impl Catalogue {
     pub fn load(path: &Path) -> Result<Self, CatalogueError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read { path: p.clone(), source })?;
-        let cat: Catalogue = toml::from_str(&text).map_err(|e| CatalogueError::Invalid { path: p.clone(), message: e.to_string() })?;
-        cat.validate().map_err(|message| CatalogueError::Invalid { path: p, message })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let cat: Catalogue = toml::from_str(&text).map_err(|e| CatalogueError::Invalid {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        cat.validate()
+            .map_err(|message| CatalogueError::Invalid { path: p, message })?;
         Ok(cat)
     }
 
@@ -101,13 +115,18 @@ impl Catalogue {
                     QuestionKind::Choice { choices } if choices.is_empty() => {
                         return Err(format!("question {}.{} has no choices", p.code, q.id))
                     }
-                    QuestionKind::Number { min, max, default, .. }
-                        if min > max || default.is_some_and(|d| d < *min || d > *max) =>
-                    {
+                    QuestionKind::Number {
+                        min, max, default, ..
+                    } if min > max || default.is_some_and(|d| d < *min || d > *max) => {
                         return Err(format!("question {}.{}: bad number range", p.code, q.id))
                     }
-                    QuestionKind::Date { min_days, max_days } if min_days > max_days || *min_days > 0 || *max_days < 0 => {
-                        return Err(format!("question {}.{}: date range must include today", p.code, q.id))
+                    QuestionKind::Date { min_days, max_days }
+                        if min_days > max_days || *min_days > 0 || *max_days < 0 =>
+                    {
+                        return Err(format!(
+                            "question {}.{}: date range must include today",
+                            p.code, q.id
+                        ))
                     }
                     _ => {}
                 }
@@ -123,7 +142,8 @@ mod tests {
 
     #[test]
     fn demo_catalogue_loads_with_three_real_procedures() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml");
         let cat = Catalogue::load(&path).unwrap();
         let titles: Vec<&str> = cat.procedures.iter().map(|p| p.title.ja()).collect();
         assert!(titles.contains(&"住民票の写しの交付申請"), "{titles:?}");
@@ -140,6 +160,9 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[[procedure]]\ncode = \"x\"\ntitle.ja = \"a\"\n[[procedure.question]]\nid = \"n\"\nkind = \"number\"\ntitle.ja = \"n\"\nmin = 5\nmax = 1\n").unwrap();
         let err = Catalogue::load(&path).unwrap_err().to_string();
-        assert!(err.contains("c.toml") && err.contains("bad number range"), "{err}");
+        assert!(
+            err.contains("c.toml") && err.contains("bad number range"),
+            "{err}"
+        );
     }
 }

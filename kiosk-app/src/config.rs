@@ -97,10 +97,27 @@ impl KioskConfig {
         cfg.routing.municipality_list = base.join(&cfg.routing.municipality_list);
         cfg.sync.validate(path)?;
         if ![58, 80].contains(&cfg.printer.paper_mm) {
-            return Err(ConfigError::Invalid { path: path.into(), message: format!("printer.paper_mm must be 58 or 80, not {}", cfg.printer.paper_mm) }.into());
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: format!(
+                    "printer.paper_mm must be 58 or 80, not {}",
+                    cfg.printer.paper_mm
+                ),
+            }
+            .into());
         }
-        if !crate::session::Lang::ALL.iter().any(|l| l.code() == cfg.ui.default_language) {
-            return Err(ConfigError::Invalid { path: path.into(), message: format!("ui.default_language {:?} is not supported", cfg.ui.default_language) }.into());
+        if !crate::session::Lang::ALL
+            .iter()
+            .any(|l| l.code() == cfg.ui.default_language)
+        {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: format!(
+                    "ui.default_language {:?} is not supported",
+                    cfg.ui.default_language
+                ),
+            }
+            .into());
         }
         Ok(cfg)
     }
@@ -117,6 +134,9 @@ impl KioskConfig {
                 catalogue: Catalogue::load(&m.catalogue)?,
             });
         }
-        Ok(crate::session::World { router, municipalities })
+        Ok(crate::session::World {
+            router,
+            municipalities,
+        })
     }
 }

@@ -23,9 +23,16 @@ pub struct Router {
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     #[error("cannot read municipality list {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("municipality list {path}, line {line}: {message}")]
-    Invalid { path: String, line: usize, message: String },
+    Invalid {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 impl Router {
@@ -33,20 +40,30 @@ impl Router {
     /// every code's check digit.
     pub fn load(path: &Path) -> Result<Self, RouterError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| RouterError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| RouterError::Read {
+            path: p.clone(),
+            source,
+        })?;
         let mut entries = vec![];
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with("code,") {
                 continue;
             }
-            let invalid = |message: String| RouterError::Invalid { path: p.clone(), line: i + 1, message };
+            let invalid = |message: String| RouterError::Invalid {
+                path: p.clone(),
+                line: i + 1,
+                message,
+            };
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
             if f.len() != 5 {
                 return Err(invalid(format!("expected 5 fields, found {}", f.len())));
             }
             if !counter_sync::config::is_valid_municipality_code(f[0]) {
-                return Err(invalid(format!("{} is not a valid municipality code", f[0])));
+                return Err(invalid(format!(
+                    "{} is not a valid municipality code",
+                    f[0]
+                )));
             }
             entries.push(MunicipalityEntry {
                 code: f[0].into(),
@@ -71,7 +88,11 @@ impl Router {
             .filter_map(|e| {
                 let full = format!("{}{}{}", e.prefecture, e.district, e.name_ja);
                 let short = format!("{}{}", e.prefecture, e.name_ja);
-                [full, short].into_iter().filter(|p| address.starts_with(p.as_str())).map(|p| (p.len(), e)).max_by_key(|(l, _)| *l)
+                [full, short]
+                    .into_iter()
+                    .filter(|p| address.starts_with(p.as_str()))
+                    .map(|p| (p.len(), e))
+                    .max_by_key(|(l, _)| *l)
             })
             .max_by_key(|(l, _)| *l)
             .map(|(_, e)| e)
@@ -87,16 +108,30 @@ mod tests {
     use super::*;
 
     fn router() -> Router {
-        Router::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/municipalities.csv")).unwrap()
+        Router::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/municipalities.csv"))
+            .unwrap()
     }
 
     #[test]
     fn finds_neighbouring_towns() {
         let r = router();
-        assert_eq!(r.find("埼玉県入間郡毛呂山町中央２丁目１番地").unwrap().code, "113263");
-        assert_eq!(r.find("埼玉県入間郡越生町大字越生９００番地").unwrap().code, "113271");
-        assert_eq!(r.find("埼玉県坂戸市千代田一丁目１番１号").unwrap().code, "112399");
-        assert_eq!(r.find("埼玉県毛呂山町中央２丁目").unwrap().code, "113263", "without the district");
+        assert_eq!(
+            r.find("埼玉県入間郡毛呂山町中央２丁目１番地").unwrap().code,
+            "113263"
+        );
+        assert_eq!(
+            r.find("埼玉県入間郡越生町大字越生９００番地").unwrap().code,
+            "113271"
+        );
+        assert_eq!(
+            r.find("埼玉県坂戸市千代田一丁目１番１号").unwrap().code,
+            "112399"
+        );
+        assert_eq!(
+            r.find("埼玉県毛呂山町中央２丁目").unwrap().code,
+            "113263",
+            "without the district"
+        );
         assert!(r.find("東京都千代田区千代田１番１号").is_none());
         assert!(r.find("").is_none());
     }

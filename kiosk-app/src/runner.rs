@@ -27,7 +27,11 @@ impl SessionHandle {
 }
 
 /// Starts the card service and the session thread. `render` is called with every new view.
-pub fn start(cfg: &KioskConfig, world: World, render: impl Fn(View) + Send + 'static) -> anyhow::Result<SessionHandle> {
+pub fn start(
+    cfg: &KioskConfig,
+    world: World,
+    render: impl Fn(View) + Send + 'static,
+) -> anyhow::Result<SessionHandle> {
     let mut submitter = Submitter::open(cfg)?;
     let (tx, rx) = mpsc::channel::<Input>();
     let card_tx = tx.clone();
@@ -42,7 +46,10 @@ pub fn start(cfg: &KioskConfig, world: World, render: impl Fn(View) + Send + 'st
     let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::Ja);
     let printer_address = cfg.printer.address.clone();
     let printer_timeout = Duration::from_millis(cfg.printer.timeout_ms);
-    let receipt_ctx = ReceiptContext { counter_name: cfg.sync.kiosk.counter_name.clone(), paper_mm: cfg.printer.paper_mm };
+    let receipt_ctx = ReceiptContext {
+        counter_name: cfg.sync.kiosk.counter_name.clone(),
+        paper_mm: cfg.printer.paper_mm,
+    };
     let self_tx = tx.clone();
     std::thread::Builder::new().name("session".into()).spawn(move || {
         let mut flow = Flow::new(Arc::new(world), times, lang, Now::system());

@@ -11,7 +11,11 @@ use zeroize::Zeroizing;
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("cannot read the public key of municipality {code} from {path}: {source}")]
-    Key { code: String, path: String, source: std::io::Error },
+    Key {
+        code: String,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("municipality {0} is not configured")]
     UnknownMunicipality(String),
     #[error(transparent)]
@@ -41,13 +45,20 @@ impl Submitter {
             seal(b"probe", &pem)?; // fails now, naming the key, rather than at the first resident
             keys.insert(m.code.clone(), pem);
         }
-        Ok(Submitter { outbox: Outbox::open(&cfg.sync.outbox.path)?, keys, kiosk_id: cfg.sync.kiosk.id.clone() })
+        Ok(Submitter {
+            outbox: Outbox::open(&cfg.sync.outbox.path)?,
+            keys,
+            kiosk_id: cfg.sync.kiosk.id.clone(),
+        })
     }
 
     /// Seals the application to its municipality and enqueues it in one transaction.
     /// The plaintext exists only in zeroised buffers during this call.
     pub fn submit(&mut self, s: Submission) -> Result<Submitted, SubmitError> {
-        let key = self.keys.get(&s.municipality_code).ok_or_else(|| SubmitError::UnknownMunicipality(s.municipality_code.clone()))?;
+        let key = self
+            .keys
+            .get(&s.municipality_code)
+            .ok_or_else(|| SubmitError::UnknownMunicipality(s.municipality_code.clone()))?;
         let mut content = SealedContent {
             applicant: Applicant {
                 name: s.applicant.name.expose().clone(),
@@ -55,14 +66,22 @@ impl Submitter {
                 birth_date: iso_date(s.applicant.birth.expose()),
                 sex: s.applicant.sex.code().to_owned(),
             },
-            answers: s.answers.iter().map(|(q, v)| Answer { question: q.clone(), value: v.clone() }).collect(),
+            answers: s
+                .answers
+                .iter()
+                .map(|(q, v)| Answer {
+                    question: q.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
             language: s.lang.code().to_owned(),
         };
         let encoded = serde_json::to_vec(&content);
         zeroize::Zeroize::zeroize(&mut content.applicant);
         let plaintext = Zeroizing::new(encoded?);
         let sealed = seal(&plaintext, key)?;
-        let submitted_at = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let submitted_at =
+            time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
         let app = NewApplication {
             application_id: uuid::Uuid::new_v4(),
             kiosk_id: self.kiosk_id.clone(),
@@ -73,7 +92,10 @@ impl Submitter {
         };
         let receipt_number = self.outbox.enqueue(&app, counter_sync::now_ms())?;
         tracing::info!(receipt = %receipt_number, application_id = %app.application_id, municipality = %app.municipality_code, procedure = %app.procedure_code, "application enqueued");
-        Ok(Submitted { receipt_number, submitted_at })
+        Ok(Submitted {
+            receipt_number,
+            submitted_at,
+        })
     }
 
     pub fn mark_printed(&mut self, receipt_number: &str) -> Result<(), OutboxError> {

@@ -3,7 +3,9 @@
 
 use crate::runner::SessionHandle;
 use crate::session::{Input, Intent, Lang, Screen, View};
-use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
+use slint::{
+    ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
+};
 use std::cell::Cell;
 
 pub mod generated {
@@ -40,31 +42,32 @@ fn ui_screen(s: Screen) -> UiScreen {
 pub fn wire(app: &AppWindow, session: SessionHandle) {
     let k = app.global::<Kiosk>();
     let send = move |i: Intent| session.send(Input::Intent(i));
-    macro_rules! on {
-        ($setter:ident, |$($arg:ident),*| $intent:expr) => {{
-            let send = send.clone();
-            k.$setter(move |$($arg),*| send($intent));
-        }};
-    }
-    on!(on_set_language, |code| match Lang::from_code(&code) {
-        Some(l) => Intent::SetLanguage(l),
-        None => Intent::StillHere,
+    let intent = |i: Intent| {
+        let send = send.clone();
+        move || send(i.clone())
+    };
+    k.on_start(intent(Intent::Start));
+    k.on_pin_delete(intent(Intent::PinDelete));
+    k.on_pin_submit(intent(Intent::PinSubmit));
+    k.on_confirm_last_try(intent(Intent::ConfirmLastTry));
+    k.on_back(intent(Intent::Back));
+    k.on_next(intent(Intent::Next));
+    k.on_submit(intent(Intent::Submit));
+    k.on_finish(intent(Intent::Finish));
+    k.on_still_here(intent(Intent::StillHere));
+    k.on_call_staff(intent(Intent::CallStaff));
+    k.on_dismiss_staff(intent(Intent::DismissStaff));
+    let s = send.clone();
+    k.on_set_language(move |code| {
+        s(Lang::from_code(&code).map_or(Intent::StillHere, Intent::SetLanguage))
     });
-    on!(on_start, | | Intent::Start);
-    on!(on_pin_digit, |d| Intent::PinDigit(d.clamp(0, 9) as u8));
-    on!(on_pin_delete, | | Intent::PinDelete);
-    on!(on_pin_submit, | | Intent::PinSubmit);
-    on!(on_confirm_last_try, | | Intent::ConfirmLastTry);
-    on!(on_back, | | Intent::Back);
-    on!(on_next, | | Intent::Next);
-    on!(on_choose_procedure, |i| Intent::ChooseProcedure(i.max(0) as usize));
-    on!(on_choose, |i| Intent::Choose(i.max(0) as usize));
-    on!(on_adjust, |field, delta| Intent::Adjust(field.to_string(), delta));
-    on!(on_submit, | | Intent::Submit);
-    on!(on_finish, | | Intent::Finish);
-    on!(on_still_here, | | Intent::StillHere);
-    on!(on_call_staff, | | Intent::CallStaff);
-    on!(on_dismiss_staff, | | Intent::DismissStaff);
+    let s = send.clone();
+    k.on_pin_digit(move |d| s(Intent::PinDigit(d.clamp(0, 9) as u8)));
+    let s = send.clone();
+    k.on_choose_procedure(move |i| s(Intent::ChooseProcedure(i.max(0) as usize)));
+    let s = send.clone();
+    k.on_choose(move |i| s(Intent::Choose(i.max(0) as usize)));
+    k.on_adjust(move |field, delta| send(Intent::Adjust(field.to_string(), delta)));
 }
 
 thread_local! {
@@ -97,14 +100,25 @@ pub fn apply(app: &AppWindow, v: &View) {
             k.set_holder_sex(s(h.sex_code));
         }
         None => {
-            for set in [Kiosk::set_holder_name, Kiosk::set_holder_address, Kiosk::set_holder_birth, Kiosk::set_holder_sex] {
+            for set in [
+                Kiosk::set_holder_name,
+                Kiosk::set_holder_address,
+                Kiosk::set_holder_birth,
+                Kiosk::set_holder_sex,
+            ] {
                 set(&k, SharedString::new());
             }
         }
     }
     k.set_municipality_name(s(&v.municipality_name));
     k.set_procedures(ModelRc::new(VecModel::from(
-        v.procedures.iter().map(|(t, sum)| ProcedureItem { title: s(t), summary: s(sum) }).collect::<Vec<_>>(),
+        v.procedures
+            .iter()
+            .map(|(t, sum)| ProcedureItem {
+                title: s(t),
+                summary: s(sum),
+            })
+            .collect::<Vec<_>>(),
     )));
     k.set_procedure_title(s(&v.procedure_title));
     if let Some(q) = &v.question {
@@ -112,7 +126,13 @@ pub fn apply(app: &AppWindow, v: &View) {
         k.set_question_help(s(&q.help));
         k.set_question_kind(s(q.kind));
         k.set_choices(ModelRc::new(VecModel::from(
-            q.choices.iter().map(|(l, sel)| ChoiceItem { label: s(l), selected: *sel }).collect::<Vec<_>>(),
+            q.choices
+                .iter()
+                .map(|(l, sel)| ChoiceItem {
+                    label: s(l),
+                    selected: *sel,
+                })
+                .collect::<Vec<_>>(),
         )));
         k.set_number_value(q.number as i32);
         k.set_number_unit(s(&q.unit));
@@ -127,7 +147,13 @@ pub fn apply(app: &AppWindow, v: &View) {
         k.set_question_count(q.count as i32);
     }
     k.set_review_lines(ModelRc::new(VecModel::from(
-        v.review.iter().map(|(l, val)| ReviewLine { label: s(l), value: s(val) }).collect::<Vec<_>>(),
+        v.review
+            .iter()
+            .map(|(l, val)| ReviewLine {
+                label: s(l),
+                value: s(val),
+            })
+            .collect::<Vec<_>>(),
     )));
     match &v.receipt {
         Some(r) => {
@@ -153,7 +179,9 @@ pub fn apply(app: &AppWindow, v: &View) {
 
 /// The receipt number as a QR image (for the on-screen receipt when the printer fails).
 pub fn qr_image(payload: &str) -> Image {
-    let Ok(code) = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M) else {
+    let Ok(code) =
+        qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
+    else {
         return Image::default();
     };
     let n = code.width();
@@ -163,14 +191,25 @@ pub fn qr_image(payload: &str) -> Image {
     let colors = code.to_colors();
     for (i, px) in buf.make_mut_slice().iter_mut().enumerate() {
         let (x, y) = (i % size as usize, i / size as usize);
-        let dark = x >= quiet && y >= quiet && x < n + quiet && y < n + quiet && colors[(y - quiet) * n + (x - quiet)] == qrcode::Color::Dark;
-        *px = if dark { Rgb8Pixel::new(0, 0, 0) } else { Rgb8Pixel::new(255, 255, 255) };
+        let dark = x >= quiet
+            && y >= quiet
+            && x < n + quiet
+            && y < n + quiet
+            && colors[(y - quiet) * n + (x - quiet)] == qrcode::Color::Dark;
+        *px = if dark {
+            Rgb8Pixel::new(0, 0, 0)
+        } else {
+            Rgb8Pixel::new(255, 255, 255)
+        };
     }
     Image::from_rgb8(buf)
 }
 
 /// Starts the session for `app` and renders every view into it.
-pub fn start_session(app: &AppWindow, cfg: &crate::config::KioskConfig) -> anyhow::Result<SessionHandle> {
+pub fn start_session(
+    app: &AppWindow,
+    cfg: &crate::config::KioskConfig,
+) -> anyhow::Result<SessionHandle> {
     let world = cfg.load_world()?;
     let weak = app.as_weak();
     let session = crate::runner::start(cfg, world, move |view| {

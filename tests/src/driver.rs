@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 /// Once per process, before any window exists.
 pub fn init_headless() {
     slint::platform::set_platform(Box::new(i_slint_backend_testing::TestingBackend::new(
-        i_slint_backend_testing::TestingBackendOptions { mock_time: false, threading: true, renderer_name: Some("software".into()) },
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: false,
+            threading: true,
+            renderer_name: Some("software".into()),
+        },
     )))
     .expect("Slint platform set once");
 }
@@ -26,8 +30,15 @@ type Action = Box<dyn FnMut(&AppWindow) -> Result<(), String>>;
 
 pub enum Step {
     /// Wait until a condition holds (checked after every event-loop turn).
-    Wait { what: String, check: Check, patience: Duration },
-    Act { what: String, action: Action },
+    Wait {
+        what: String,
+        check: Check,
+        patience: Duration,
+    },
+    Act {
+        what: String,
+        action: Action,
+    },
 }
 
 /// A scripted resident.
@@ -49,16 +60,36 @@ impl Script {
     }
 
     pub fn screen(self, s: Screen) -> Self {
-        self.wait(&format!("screen {s:?}"), Duration::from_secs(20), move |app| app.global::<Kiosk>().get_screen() == s)
+        self.wait(
+            &format!("screen {s:?}"),
+            Duration::from_secs(20),
+            move |app| app.global::<Kiosk>().get_screen() == s,
+        )
     }
 
-    pub fn wait(mut self, what: &str, patience: Duration, check: impl FnMut(&AppWindow) -> bool + 'static) -> Self {
-        self.steps.push(Step::Wait { what: what.into(), check: Box::new(check), patience });
+    pub fn wait(
+        mut self,
+        what: &str,
+        patience: Duration,
+        check: impl FnMut(&AppWindow) -> bool + 'static,
+    ) -> Self {
+        self.steps.push(Step::Wait {
+            what: what.into(),
+            check: Box::new(check),
+            patience,
+        });
         self
     }
 
-    pub fn act(mut self, what: &str, action: impl FnMut(&AppWindow) -> Result<(), String> + 'static) -> Self {
-        self.steps.push(Step::Act { what: what.into(), action: Box::new(action) });
+    pub fn act(
+        mut self,
+        what: &str,
+        action: impl FnMut(&AppWindow) -> Result<(), String> + 'static,
+    ) -> Self {
+        self.steps.push(Step::Act {
+            what: what.into(),
+            action: Box::new(action),
+        });
         self
     }
 
@@ -76,9 +107,13 @@ impl Script {
     }
 
     pub fn shot(self, name: &str) -> Self {
-        let Some(dir) = self.shots.clone() else { return self };
+        let Some(dir) = self.shots.clone() else {
+            return self;
+        };
         let path = dir.join(format!("{name}.png"));
-        self.act(&format!("screenshot {name}"), move |app| screenshot(app, &path))
+        self.act(&format!("screenshot {name}"), move |app| {
+            screenshot(app, &path)
+        })
     }
 
     /// Runs the script on the event loop; returns the first failure.
@@ -89,43 +124,55 @@ impl Script {
         let timer = slint::Timer::default();
         let weak = app.as_weak();
         let (s, r, st) = (steps.clone(), result.clone(), started.clone());
-        timer.start(slint::TimerMode::Repeated, Duration::from_millis(15), move || {
-            let Some(app) = weak.upgrade() else { return };
-            let finish = |res: Result<(), String>| {
-                *r.borrow_mut() = Some(res);
-                let _ = slint::quit_event_loop();
-            };
-            if r.borrow().is_some() {
-                return;
-            }
-            loop {
-                let mut steps = s.borrow_mut();
-                let Some(step) = steps.front_mut() else { return finish(Ok(())) };
-                match step {
-                    Step::Act { what, action } => {
-                        if let Err(e) = action(&app) {
-                            return finish(Err(format!("{what}: {e}")));
-                        }
-                        steps.pop_front();
-                        *st.borrow_mut() = None;
-                        return; // let the UI react before the next step
-                    }
-                    Step::Wait { what, check, patience } => {
-                        let since = *st.borrow_mut().get_or_insert_with(Instant::now);
-                        if check(&app) {
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(15),
+            move || {
+                let Some(app) = weak.upgrade() else { return };
+                let finish = |res: Result<(), String>| {
+                    *r.borrow_mut() = Some(res);
+                    let _ = slint::quit_event_loop();
+                };
+                if r.borrow().is_some() {
+                    return;
+                }
+                loop {
+                    let mut steps = s.borrow_mut();
+                    let Some(step) = steps.front_mut() else {
+                        return finish(Ok(()));
+                    };
+                    match step {
+                        Step::Act { what, action } => {
+                            if let Err(e) = action(&app) {
+                                return finish(Err(format!("{what}: {e}")));
+                            }
                             steps.pop_front();
                             *st.borrow_mut() = None;
-                            continue;
+                            return; // let the UI react before the next step
                         }
-                        if since.elapsed() > *patience {
-                            let screen = app.global::<Kiosk>().get_screen();
-                            return finish(Err(format!("timed out waiting for {what} (screen is {screen:?})")));
+                        Step::Wait {
+                            what,
+                            check,
+                            patience,
+                        } => {
+                            let since = *st.borrow_mut().get_or_insert_with(Instant::now);
+                            if check(&app) {
+                                steps.pop_front();
+                                *st.borrow_mut() = None;
+                                continue;
+                            }
+                            if since.elapsed() > *patience {
+                                let screen = app.global::<Kiosk>().get_screen();
+                                return finish(Err(format!(
+                                    "timed out waiting for {what} (screen is {screen:?})"
+                                )));
+                            }
+                            return;
                         }
-                        return;
                     }
                 }
-            }
-        });
+            },
+        );
         app.show().map_err(|e| e.to_string())?;
         slint::run_event_loop().map_err(|e| e.to_string())?;
         drop(timer);
@@ -144,7 +191,10 @@ pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
             .into_iter()
             .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
             .collect();
-        return Err(format!("no element labelled {label:?} on screen {:?}; labels: {all:?}", app.global::<Kiosk>().get_screen()));
+        return Err(format!(
+            "no element labelled {label:?} on screen {:?}; labels: {all:?}",
+            app.global::<Kiosk>().get_screen()
+        ));
     };
     e.invoke_accessible_default_action();
     Ok(())
@@ -159,5 +209,7 @@ pub fn screenshot(app: &AppWindow, path: &Path) -> Result<(), String> {
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), snap.width(), snap.height());
     enc.set_color(png::ColorType::Rgba);
     enc.set_depth(png::BitDepth::Eight);
-    enc.write_header().and_then(|mut w| w.write_image_data(snap.as_bytes())).map_err(|e| e.to_string())
+    enc.write_header()
+        .and_then(|mut w| w.write_image_data(snap.as_bytes()))
+        .map_err(|e| e.to_string())
 }

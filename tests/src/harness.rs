@@ -15,7 +15,10 @@ pub const VPCD_PORT: u16 = 35963;
 
 /// Repository root (for assets).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
 }
 
 /// An exclusive lock on a file, released on drop: serialises use of the one vpcd slot across
@@ -25,7 +28,11 @@ pub struct FileLock(#[allow(dead_code)] std::fs::File);
 impl FileLock {
     pub fn acquire(name: &str) -> anyhow::Result<Self> {
         use std::os::fd::AsRawFd;
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(std::env::temp_dir().join(name))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join(name))?;
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             anyhow::bail!("cannot lock {name}: {}", std::io::Error::last_os_error());
         }
@@ -34,9 +41,15 @@ impl FileLock {
 }
 
 fn vpcd_reader_listed() -> bool {
-    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else { return false };
-    let Ok(readers) = ctx.list_readers_owned() else { return false };
-    readers.iter().any(|r| r.to_string_lossy().contains("Virtual PCD"))
+    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
+        return false;
+    };
+    let Ok(readers) = ctx.list_readers_owned() else {
+        return false;
+    };
+    readers
+        .iter()
+        .any(|r| r.to_string_lossy().contains("Virtual PCD"))
 }
 
 /// Makes sure pcscd runs with the vpcd virtual reader, starting it if needed.
@@ -49,15 +62,27 @@ pub fn ensure_pcscd() -> anyhow::Result<()> {
         return Ok(());
     }
     if !Path::new("/etc/reader.conf.d/vpcd").exists() {
-        anyhow::bail!("the vpcd virtual reader is not installed: apt-get install pcscd vsmartcard-vpcd");
+        anyhow::bail!(
+            "the vpcd virtual reader is not installed: apt-get install pcscd vsmartcard-vpcd"
+        );
     }
-    let status = std::process::Command::new("pcscd").status().context("cannot run pcscd (apt-get install pcscd)")?;
+    let status = std::process::Command::new("pcscd")
+        .status()
+        .context("cannot run pcscd (apt-get install pcscd)")?;
     anyhow::ensure!(status.success(), "pcscd failed to start: {status}");
-    wait_until(Duration::from_secs(20), "pcscd lists the vpcd reader", vpcd_reader_listed)
+    wait_until(
+        Duration::from_secs(20),
+        "pcscd lists the vpcd reader",
+        vpcd_reader_listed,
+    )
 }
 
 /// Polls `cond` until it holds (each check is a real query, not a guess about timing).
-pub fn wait_until(patience: Duration, what: &str, mut cond: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub fn wait_until(
+    patience: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + patience;
     while !cond() {
         if Instant::now() > deadline {
@@ -98,7 +123,13 @@ pub struct FixtureOptions {
 
 impl Default for FixtureOptions {
     fn default() -> Self {
-        FixtureOptions { dir: None, idle_warning_secs: 45, idle_countdown_secs: 15, printer_out: None, fixed_ports: false }
+        FixtureOptions {
+            dir: None,
+            idle_warning_secs: 45,
+            idle_countdown_secs: 15,
+            printer_out: None,
+            fixed_ports: false,
+        }
     }
 }
 
@@ -116,14 +147,33 @@ impl Fixture {
             }
         };
         let mut municipalities = vec![];
-        for (i, (code, ja, en)) in [("113263", "毛呂山町", "Moroyama Town"), ("113271", "越生町", "Ogose Town")].into_iter().enumerate() {
+        for (i, (code, ja, en)) in [
+            ("113263", "毛呂山町", "Moroyama Town"),
+            ("113271", "越生町", "Ogose Town"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let (private_pem, public_pem) = counter_sync::seal::generate_key_pair()?;
             std::fs::write(dir.join(format!("{code}.pub.pem")), &public_pem)?;
-            let port = if opts.fixed_ports { 18080 + i as u16 } else { 0 };
+            let port = if opts.fixed_ports {
+                18080 + i as u16
+            } else {
+                0
+            };
             let backend = RefBackend::start(code, private_pem.clone(), port)?;
-            municipalities.push(Municipality { code, name_ja: ja, name_en: en, backend, private_pem });
+            municipalities.push(Municipality {
+                code,
+                name_ja: ja,
+                name_en: en,
+                backend,
+                private_pem,
+            });
         }
-        let printer = VirtualPrinter::start(if opts.fixed_ports { 19100 } else { 0 }, opts.printer_out.clone())?;
+        let printer = VirtualPrinter::start(
+            if opts.fixed_ports { 19100 } else { 0 },
+            opts.printer_out.clone(),
+        )?;
         let root = repo_root();
         let mut toml = format!(
             r#"# Generated by the Madoguchi test harness.
@@ -182,11 +232,21 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
         let config_path = dir.join("kiosk.toml");
         std::fs::write(&config_path, toml)?;
         let config = KioskConfig::load(&config_path)?;
-        Ok(Fixture { dir, _tmp: tmp, config_path, config, municipalities, printer })
+        Ok(Fixture {
+            dir,
+            _tmp: tmp,
+            config_path,
+            config,
+            municipalities,
+            printer,
+        })
     }
 
     pub fn municipality(&self, code: &str) -> &Municipality {
-        self.municipalities.iter().find(|m| m.code == code).expect("configured municipality")
+        self.municipalities
+            .iter()
+            .find(|m| m.code == code)
+            .expect("configured municipality")
     }
 
     /// Runs counter-sync's daemon on a thread until the returned guard is dropped.
@@ -195,9 +255,13 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
         let (tx, rx) = tokio::sync::watch::channel(false);
         let handle = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(counter_sync::daemon::run(cfg, rx)).expect("counter-sync runs");
+            rt.block_on(counter_sync::daemon::run(cfg, rx))
+                .expect("counter-sync runs");
         });
-        SyncGuard { stop: tx, handle: Some(handle) }
+        SyncGuard {
+            stop: tx,
+            handle: Some(handle),
+        }
     }
 
     /// The virtual card in the vpcd slot, not yet inserted.

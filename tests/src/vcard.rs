@@ -109,7 +109,9 @@ impl CardModel {
             }
             (Df::Text, 0x0002) => {
                 let h = &self.holder;
-                Some(kiosk_app::card::basic4::encode(&h.name, &h.address, &h.birth, &h.sex))
+                Some(kiosk_app::card::basic4::encode(
+                    &h.name, &h.address, &h.birth, &h.sex,
+                ))
             }
             (Df::Text, 0x0001) => Some(b"\xFF\x10\x0C123456789018\xFF\xFF".to_vec()),
             _ => None,
@@ -146,7 +148,9 @@ impl CardModel {
         let body = &apdu[4..];
         match (cla, ins) {
             (0x00, 0xA4) => {
-                let Some((&lc, data)) = body.split_first() else { return sw(0x6700) };
+                let Some((&lc, data)) = body.split_first() else {
+                    return sw(0x6700);
+                };
                 if data.len() != lc as usize {
                     return sw(0x6700);
                 }
@@ -180,8 +184,12 @@ impl CardModel {
                 if body.len() != 1 {
                     return sw(0x6700);
                 }
-                let Some(fid) = self.ef else { return sw(0x6986) };
-                let Some(file) = self.file(fid) else { return sw(0x6981) };
+                let Some(fid) = self.ef else {
+                    return sw(0x6986);
+                };
+                let Some(file) = self.file(fid) else {
+                    return sw(0x6981);
+                };
                 if let Some(pin) = self.needs(fid) {
                     if !self.verified.contains(&pin) {
                         return sw(0x6982);
@@ -200,7 +208,9 @@ impl CardModel {
                 if p1 != 0x00 || p2 != 0x80 {
                     return sw(0x6A86);
                 }
-                let Some(fid) = self.ef.filter(|f| self.pin_ef(*f)) else { return sw(0x6986) };
+                let Some(fid) = self.ef.filter(|f| self.pin_ef(*f)) else {
+                    return sw(0x6986);
+                };
                 let (pin, tries) = match fid {
                     0x0011 => (self.text_pin.clone(), &mut self.text_tries),
                     _ => (self.auth_pin.clone(), &mut self.auth_tries),
@@ -239,7 +249,11 @@ pub struct VirtualCard {
 
 impl VirtualCard {
     pub fn new(port: u16, model: CardModel) -> Self {
-        VirtualCard { model: Arc::new(Mutex::new(model)), port, conn: Arc::new(Mutex::new(None)) }
+        VirtualCard {
+            model: Arc::new(Mutex::new(model)),
+            port,
+            conn: Arc::new(Mutex::new(None)),
+        }
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut CardModel) -> T) -> T {
@@ -254,9 +268,11 @@ impl VirtualCard {
         *self.conn.lock().unwrap() = Some(stream.try_clone()?);
         self.with(CardModel::reset);
         let card = self.clone();
-        std::thread::Builder::new().name("vcard".into()).spawn(move || {
-            let _ = card.serve(stream);
-        })?;
+        std::thread::Builder::new()
+            .name("vcard".into())
+            .spawn(move || {
+                let _ = card.serve(stream);
+            })?;
         Ok(())
     }
 
@@ -286,7 +302,11 @@ impl VirtualCard {
                 m.apdu_count += 1;
                 m.log.push(msg.clone());
                 let n = m.apdu_count;
-                let fault = m.faults.iter().position(|(at, _)| *at == n).map(|i| m.faults.remove(i).1);
+                let fault = m
+                    .faults
+                    .iter()
+                    .position(|(at, _)| *at == n)
+                    .map(|i| m.faults.remove(i).1);
                 match fault {
                     Some(Fault::Remove) => {
                         drop(m);
@@ -311,7 +331,9 @@ fn connect_retry(port: u16, patience: Duration) -> anyhow::Result<TcpStream> {
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(s) => return Ok(s),
-            Err(e) if std::time::Instant::now() > deadline => anyhow::bail!("vpcd on port {port} does not listen: {e}"),
+            Err(e) if std::time::Instant::now() > deadline => {
+                anyhow::bail!("vpcd on port {port} does not listen: {e}")
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -350,15 +372,31 @@ mod tests {
         let mut c = CardModel::default();
         assert_eq!(ops::identify(&mut c).unwrap(), ops::CardKind::MyNumberCard);
         assert_eq!(ops::text_pin_tries(&mut c).unwrap(), 3);
-        assert_eq!(ops::read_basic4(&mut c, &Pin::new_4_digits(b"9999").unwrap()).unwrap_err(), CardError::WrongPin { tries_left: 2 });
-        assert_eq!(ops::read_basic4(&mut c, &Pin::new_4_digits(b"1234").unwrap()).unwrap().name.expose(), "山田　太郎");
+        assert_eq!(
+            ops::read_basic4(&mut c, &Pin::new_4_digits(b"9999").unwrap()).unwrap_err(),
+            CardError::WrongPin { tries_left: 2 }
+        );
+        assert_eq!(
+            ops::read_basic4(&mut c, &Pin::new_4_digits(b"1234").unwrap())
+                .unwrap()
+                .name
+                .expose(),
+            "山田　太郎"
+        );
         assert_eq!(c.text_tries, 3, "a correct PIN resets the counter");
-        assert_eq!(ops::jpki_auth_pin_tries(&mut c).unwrap(), 3, "separate counters");
+        assert_eq!(
+            ops::jpki_auth_pin_tries(&mut c).unwrap(),
+            3,
+            "separate counters"
+        );
         // Reading the basic-4 EF without the PIN is refused.
         c.reset();
         c.process(&kiosk_app::card::apdu::select_df(&AID_TEXT));
         c.process(&kiosk_app::card::apdu::select_ef(0x0002));
-        assert_eq!(c.process(&kiosk_app::card::apdu::read_binary(0, 256)), vec![0x69, 0x82]);
+        assert_eq!(
+            c.process(&kiosk_app::card::apdu::read_binary(0, 256)),
+            vec![0x69, 0x82]
+        );
         assert_eq!(c.process(&[0x00, 0xCA, 0x00, 0x00, 0x00]), vec![0x6D, 0x00]);
         assert_eq!(c.process(&[0x0C, 0xA4, 0x04, 0x0C]), vec![0x68, 0x82]);
     }
@@ -367,11 +405,23 @@ mod tests {
     fn lock_after_three() {
         let mut c = CardModel::default();
         let bad = Pin::new_4_digits(b"0000").unwrap();
-        assert_eq!(ops::read_basic4(&mut c, &bad).unwrap_err(), CardError::WrongPin { tries_left: 2 });
-        assert_eq!(ops::read_basic4(&mut c, &bad).unwrap_err(), CardError::WrongPin { tries_left: 1 });
-        assert_eq!(ops::read_basic4(&mut c, &bad).unwrap_err(), CardError::PinLocked);
+        assert_eq!(
+            ops::read_basic4(&mut c, &bad).unwrap_err(),
+            CardError::WrongPin { tries_left: 2 }
+        );
+        assert_eq!(
+            ops::read_basic4(&mut c, &bad).unwrap_err(),
+            CardError::WrongPin { tries_left: 1 }
+        );
+        assert_eq!(
+            ops::read_basic4(&mut c, &bad).unwrap_err(),
+            CardError::PinLocked
+        );
         let before = c.log.len();
-        assert_eq!(ops::read_basic4(&mut c, &Pin::new_4_digits(b"1234").unwrap()).unwrap_err(), CardError::PinLocked);
+        assert_eq!(
+            ops::read_basic4(&mut c, &Pin::new_4_digits(b"1234").unwrap()).unwrap_err(),
+            CardError::PinLocked
+        );
         let _ = before;
         assert_eq!(c.text_tries, 0);
     }

@@ -61,15 +61,21 @@ impl VirtualPrinter {
     pub fn start(port: u16, out_dir: Option<PathBuf>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(PrinterState { out_dir, paper_mm: 80, ..Default::default() }));
+        let state = Arc::new(Mutex::new(PrinterState {
+            out_dir,
+            paper_mm: 80,
+            ..Default::default()
+        }));
         let printer = VirtualPrinter { addr, state };
         let p = printer.clone();
-        std::thread::Builder::new().name("vprinter".into()).spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let p = p.clone();
-                std::thread::spawn(move || p.serve(conn));
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("vprinter".into())
+            .spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let p = p.clone();
+                    std::thread::spawn(move || p.serve(conn));
+                }
+            })?;
         Ok(printer)
     }
 
@@ -145,7 +151,12 @@ impl VirtualPrinter {
 }
 
 /// Renders a job to `<dir>/<name>.png` and `<dir>/<name>.txt`.
-pub fn render_to_files(job: &[u8], width: u32, dir: &std::path::Path, name: &str) -> anyhow::Result<PathBuf> {
+pub fn render_to_files(
+    job: &[u8],
+    width: u32,
+    dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let decoded = decode(job)?;
     let text: Vec<String> = decoded
@@ -155,7 +166,11 @@ pub fn render_to_files(job: &[u8], width: u32, dir: &std::path::Path, name: &str
             Element::Text { text, .. } => text.clone(),
             Element::Feed => String::new(),
             Element::Qr { data, .. } => format!("[QR {data}]"),
-            Element::Raster { width_bytes, height, .. } => format!("[raster {}x{height}]", width_bytes * 8),
+            Element::Raster {
+                width_bytes,
+                height,
+                ..
+            } => format!("[raster {}x{height}]", width_bytes * 8),
             Element::Cut => "[cut]".into(),
             Element::Query(a, b) => format!("[query {a:02X} {b:02X}]"),
         })
@@ -181,9 +196,18 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
     blank(&mut rows, 16);
     for e in elements {
         match e {
-            Element::Text { text, width: w, height: h, align, .. } => {
+            Element::Text {
+                text,
+                width: w,
+                height: h,
+                align,
+                ..
+            } => {
                 let line_h = 30 * *h as u32;
-                let scale = PxScale { x: 24.0 * *w as f32, y: 24.0 * *h as f32 };
+                let scale = PxScale {
+                    x: 24.0 * *w as f32,
+                    y: 24.0 * *h as f32,
+                };
                 let sf = font.as_scaled(scale);
                 let text_w: f32 = text.chars().map(|c| sf.h_advance(font.glyph_id(c))).sum();
                 let x0 = match align {
@@ -195,13 +219,21 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
                 blank(&mut rows, line_h);
                 let mut x = x0;
                 for c in text.chars() {
-                    let g = font.glyph_id(c).with_scale_and_position(scale, ab_glyph::point(x, top as f32 + sf.ascent() + 2.0));
+                    let g = font.glyph_id(c).with_scale_and_position(
+                        scale,
+                        ab_glyph::point(x, top as f32 + sf.ascent() + 2.0),
+                    );
                     x += sf.h_advance(font.glyph_id(c));
                     if let Some(og) = font.outline_glyph(g) {
                         let b = og.px_bounds();
                         og.draw(|gx, gy, cov| {
                             let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
-                            if px >= 0 && (px as u32) < width && py >= 0 && (py as usize) < rows.len() && cov > 0.5 {
+                            if px >= 0
+                                && (px as u32) < width
+                                && py >= 0
+                                && (py as usize) < rows.len()
+                                && cov > 0.5
+                            {
                                 rows[py as usize][px as usize] = 0;
                             }
                         });
@@ -218,7 +250,9 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
                 for y in 0..n * m {
                     let mut row = vec![255u8; width as usize];
                     for x in 0..n * m {
-                        if colors[((y / m) * n + x / m) as usize] == qrcode::Color::Dark && x0 + x < width {
+                        if colors[((y / m) * n + x / m) as usize] == qrcode::Color::Dark
+                            && x0 + x < width
+                        {
                             row[(x0 + x) as usize] = 0;
                         }
                     }
@@ -226,7 +260,11 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
                 }
                 blank(&mut rows, 8);
             }
-            Element::Raster { width_bytes, height, data } => {
+            Element::Raster {
+                width_bytes,
+                height,
+                data,
+            } => {
                 for y in 0..*height {
                     let mut row = vec![255u8; width as usize];
                     for x in 0..(width_bytes * 8).min(width as usize) {
@@ -239,7 +277,11 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
             }
             Element::Cut => {
                 blank(&mut rows, 12);
-                rows.push((0..width).map(|x| if (x / 8) % 2 == 0 { 0 } else { 255 }).collect());
+                rows.push(
+                    (0..width)
+                        .map(|x| if (x / 8) % 2 == 0 { 0 } else { 255 })
+                        .collect(),
+                );
                 blank(&mut rows, 4);
             }
             Element::Query(..) => {}

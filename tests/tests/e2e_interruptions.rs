@@ -19,7 +19,12 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
     ensure_pcscd().expect("pcscd with vpcd");
     let _card_slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
     // Short idle times so the test does not wait 60 s: 2 s without a touch, then 2 s countdown.
-    let fx = Fixture::new(FixtureOptions { idle_warning_secs: 2, idle_countdown_secs: 2, ..Default::default() }).unwrap();
+    let fx = Fixture::new(FixtureOptions {
+        idle_warning_secs: 2,
+        idle_countdown_secs: 2,
+        ..Default::default()
+    })
+    .unwrap();
     let card = fx.card(CardModel::default());
 
     init_headless();
@@ -27,7 +32,13 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
     let _session = start_session(&app, &fx.config).unwrap();
 
-    let (c1, c2, c3, c4, c5) = (card.clone(), card.clone(), card.clone(), card.clone(), card.clone());
+    let (c1, c2, c3, c4, c5) = (
+        card.clone(),
+        card.clone(),
+        card.clone(),
+        card.clone(),
+        card.clone(),
+    );
     Script::new()
         // 1. Card pulled out on the confirmation screen: wiped, told, back to welcome.
         .screen(Screen::Welcome)
@@ -38,39 +49,65 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .screen(Screen::Pin)
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
-        .wait("identity shown", Duration::from_secs(1), |app| !k(app).get_holder_name().is_empty())
+        .wait("identity shown", Duration::from_secs(1), |app| {
+            !k(app).get_holder_name().is_empty()
+        })
         .act("pull the card out", move |_| {
             c2.remove();
             Ok(())
         })
         .screen(Screen::CardRemoved)
-        .wait("identity wiped from the UI", Duration::from_secs(1), move |app| {
-            k(app).get_holder_name().is_empty() && k(app).get_holder_address().is_empty()
-        })
+        .wait(
+            "identity wiped from the UI",
+            Duration::from_secs(1),
+            move |app| {
+                k(app).get_holder_name().is_empty() && k(app).get_holder_address().is_empty()
+            },
+        )
         .screen(Screen::Welcome) // after card_removed_secs
         // 2. Idle: countdown appears, then the session is wiped.
-        .wait("language reset for the next resident", Duration::from_secs(1), |app| k(app).get_language() == "ja")
+        .wait(
+            "language reset for the next resident",
+            Duration::from_secs(1),
+            |app| k(app).get_language() == "ja",
+        )
         .click("English")
-        .act("insert again", move |_| c3.insert().map_err(|e| e.to_string()))
+        .act("insert again", move |_| {
+            c3.insert().map_err(|e| e.to_string())
+        })
         .screen(Screen::Pin)
         .clicks(&["5", "6"])
-        .wait("idle countdown shown", Duration::from_secs(5), |app| k(app).get_idle_warning() && k(app).get_idle_seconds_left() > 0)
+        .wait("idle countdown shown", Duration::from_secs(5), |app| {
+            k(app).get_idle_warning() && k(app).get_idle_seconds_left() > 0
+        })
         .click("Continue")
-        .wait("countdown dismissed by a touch", Duration::from_secs(1), |app| !k(app).get_idle_warning())
-        .wait("idle countdown again", Duration::from_secs(5), |app| k(app).get_idle_warning())
+        .wait(
+            "countdown dismissed by a touch",
+            Duration::from_secs(1),
+            |app| !k(app).get_idle_warning(),
+        )
+        .wait("idle countdown again", Duration::from_secs(5), |app| {
+            k(app).get_idle_warning()
+        })
         .screen(Screen::Welcome)
-        .wait("PIN digits wiped", Duration::from_secs(1), |app| k(app).get_pin_length() == 0 && !k(app).get_idle_warning())
+        .wait("PIN digits wiped", Duration::from_secs(1), |app| {
+            k(app).get_pin_length() == 0 && !k(app).get_idle_warning()
+        })
         // 3. Wrong PIN twice: tries shown, then the separate last-try screen.
         .click("English")
         .click("Start")
         .screen(Screen::Pin)
         .clicks(&["9", "9", "9", "9", "OK"])
-        .wait("wrong PIN, 2 left", Duration::from_secs(5), |app| k(app).get_pin_wrong() && k(app).get_tries_left() == 2)
+        .wait("wrong PIN, 2 left", Duration::from_secs(5), |app| {
+            k(app).get_pin_wrong() && k(app).get_tries_left() == 2
+        })
         .clicks(&["9", "9", "9", "9", "OK"])
         .screen(Screen::PinLastTry)
         .click("I understand, enter PIN")
         .screen(Screen::Pin)
-        .wait("1 try left shown", Duration::from_secs(1), |app| k(app).get_tries_left() == 1)
+        .wait("1 try left shown", Duration::from_secs(1), |app| {
+            k(app).get_tries_left() == 1
+        })
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .act("take the card", move |_| {
@@ -84,9 +121,21 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
     c5.with(|m| {
         assert_eq!(m.text_tries, 3, "a correct PIN restores the counter");
         assert_eq!(m.auth_tries, 3, "the JPKI PIN was never tried");
-        let verifies_with_data = m.log.iter().filter(|a| a.len() > 4 && a[..4] == [0x00, 0x20, 0x00, 0x80]).count();
-        assert_eq!(verifies_with_data, 4, "one VERIFY per submitted PIN, never an automatic retry");
-        assert!(!m.log.iter().any(|a| a == &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x01]), "the My Number EF is never selected");
+        let verifies_with_data = m
+            .log
+            .iter()
+            .filter(|a| a.len() > 4 && a[..4] == [0x00, 0x20, 0x00, 0x80])
+            .count();
+        assert_eq!(
+            verifies_with_data, 4,
+            "one VERIFY per submitted PIN, never an automatic retry"
+        );
+        assert!(
+            !m.log
+                .iter()
+                .any(|a| a == &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x01]),
+            "the My Number EF is never selected"
+        );
     });
     let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     assert!(outbox.list().unwrap().is_empty(), "nothing was submitted");

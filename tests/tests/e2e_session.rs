@@ -34,30 +34,51 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
     Script::new()
         .screen(Screen::Welcome)
         .click("English")
-        .wait("English UI", Duration::from_secs(5), |app| app.global::<Kiosk>().get_language() == "en")
+        .wait("English UI", Duration::from_secs(5), |app| {
+            app.global::<Kiosk>().get_language() == "en"
+        })
         .click("Start")
         .screen(Screen::InsertCard)
-        .act("insert the card", move |_| insert.insert().map_err(|e| e.to_string()))
+        .act("insert the card", move |_| {
+            insert.insert().map_err(|e| e.to_string())
+        })
         .screen(Screen::Pin)
-        .wait("tries shown before entry", Duration::from_secs(5), |app| app.global::<Kiosk>().get_tries_left() == 3)
+        .wait("tries shown before entry", Duration::from_secs(5), |app| {
+            app.global::<Kiosk>().get_tries_left() == 3
+        })
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .wait("holder as on the card", Duration::from_secs(1), |app| {
             let k = app.global::<Kiosk>();
-            k.get_holder_name() == "山田　太郎" && k.get_holder_address() == "埼玉県入間郡毛呂山町中央２丁目１番地" && k.get_holder_sex() == "1"
+            k.get_holder_name() == "山田　太郎"
+                && k.get_holder_address() == "埼玉県入間郡毛呂山町中央２丁目１番地"
+                && k.get_holder_sex() == "1"
         })
         .click("Yes, continue")
         .screen(Screen::Municipality)
-        .wait("routed to Moroyama", Duration::from_secs(1), |app| app.global::<Kiosk>().get_municipality_name() == "Moroyama Town")
+        .wait("routed to Moroyama", Duration::from_secs(1), |app| {
+            app.global::<Kiosk>().get_municipality_name() == "Moroyama Town"
+        })
         .click("Next")
         .screen(Screen::Procedures)
         .click("Request a copy of your residence certificate (住民票)")
         .screen(Screen::Question)
-        .clicks(&["Only me", "Next", "Standard (without head of household and relationship)", "Next", "Number +", "Next", "Collect it at the town office", "Next"])
+        .clicks(&[
+            "Only me",
+            "Next",
+            "Standard (without head of household and relationship)",
+            "Next",
+            "Number +",
+            "Next",
+            "Collect it at the town office",
+            "Next",
+        ])
         .screen(Screen::Review)
         .click("Submit")
         .screen(Screen::Done)
-        .wait("printed", Duration::from_secs(10), |app| app.global::<Kiosk>().get_printed())
+        .wait("printed", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_printed()
+        })
         .act("note the receipt number", move |app| {
             *seen_receipt.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
             Ok(())
@@ -69,7 +90,11 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
             Ok(())
         })
         .screen(Screen::Welcome)
-        .wait("personal data gone from the UI", Duration::from_secs(1), |app| app.global::<Kiosk>().get_holder_name().is_empty())
+        .wait(
+            "personal data gone from the UI",
+            Duration::from_secs(1),
+            |app| app.global::<Kiosk>().get_holder_name().is_empty(),
+        )
         .run(&app)
         .unwrap();
 
@@ -78,7 +103,12 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
 
     // The municipality received and opened exactly this application.
     let moroyama = &fx.municipality("113263").backend;
-    wait_until(Duration::from_secs(20), "the backend has the application", || !moroyama.received().is_empty()).unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the backend has the application",
+        || !moroyama.received().is_empty(),
+    )
+    .unwrap();
     let got = moroyama.received();
     assert_eq!(got.len(), 1);
     let app_recv = &got[0];
@@ -86,43 +116,79 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
     assert_eq!(app_recv.envelope.procedure_code, "juminhyo-copy");
     assert_eq!(app_recv.envelope.kiosk_id, "K01");
     assert_eq!(app_recv.content.applicant.name, "山田　太郎");
-    assert_eq!(app_recv.content.applicant.address, "埼玉県入間郡毛呂山町中央２丁目１番地");
+    assert_eq!(
+        app_recv.content.applicant.address,
+        "埼玉県入間郡毛呂山町中央２丁目１番地"
+    );
     assert_eq!(app_recv.content.applicant.birth_date, "1980-02-17");
     assert_eq!(app_recv.content.applicant.sex, "1");
     assert_eq!(app_recv.content.language, "en");
-    let answers: Vec<(String, String)> = app_recv.content.answers.iter().map(|a| (a.question.clone(), a.value.clone())).collect();
+    let answers: Vec<(String, String)> = app_recv
+        .content
+        .answers
+        .iter()
+        .map(|a| (a.question.clone(), a.value.clone()))
+        .collect();
     assert_eq!(
         answers,
-        [("scope", "self"), ("detail", "standard"), ("copies", "2"), ("delivery", "counter")].map(|(q, v)| (q.to_string(), v.to_string()))
+        [
+            ("scope", "self"),
+            ("detail", "standard"),
+            ("copies", "2"),
+            ("delivery", "counter")
+        ]
+        .map(|(q, v)| (q.to_string(), v.to_string()))
     );
-    assert!(fx.municipality("113271").backend.received().is_empty(), "nothing goes to the other municipality");
+    assert!(
+        fx.municipality("113271").backend.received().is_empty(),
+        "nothing goes to the other municipality"
+    );
 
     // The printed bytes carry the receipt number and the QR payload.
     let jobs = fx.printer.jobs();
     assert_eq!(jobs.len(), 1);
     let printed = decode(&jobs[0]).unwrap();
-    assert!(printed.text_lines().contains(&receipt), "{:?}", printed.text_lines());
+    assert!(
+        printed.text_lines().contains(&receipt),
+        "{:?}",
+        printed.text_lines()
+    );
     assert_eq!(printed.qr_payloads(), vec![receipt.clone()]);
     assert_eq!(printed.cuts(), 1);
-    assert!(!printed.text_lines().iter().any(|l| l.contains("山田") || l.contains("中央")), "no personal data on the receipt");
+    assert!(
+        !printed
+            .text_lines()
+            .iter()
+            .any(|l| l.contains("山田") || l.contains("中央")),
+        "no personal data on the receipt"
+    );
 
     // The outbox recorded delivery and print, and dropped the sealed payload.
     let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     wait_until(Duration::from_secs(5), "delivery recorded", || {
-        outbox.get(&receipt).map(|r| r.state == counter_sync::outbox::State::Delivered).unwrap_or(false)
+        outbox
+            .get(&receipt)
+            .map(|r| r.state == counter_sync::outbox::State::Delivered)
+            .unwrap_or(false)
     })
     .unwrap();
     let row = outbox.get(&receipt).unwrap();
     assert!(row.printed);
     assert!(!row.has_payload);
-    assert_eq!(row.municipality_reference.as_deref(), Some(app_recv.reference.as_str()));
+    assert_eq!(
+        row.municipality_reference.as_deref(),
+        Some(app_recv.reference.as_str())
+    );
 
     // No plaintext personal data anywhere in the database files (WAL included).
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", fx.config.sync.outbox.path.display());
         if let Ok(bytes) = std::fs::read(&path) {
             for needle in ["山田", "毛呂山町中央", "19800217"] {
-                assert!(!contains(&bytes, needle.as_bytes()), "{needle} found in {path}");
+                assert!(
+                    !contains(&bytes, needle.as_bytes()),
+                    "{needle} found in {path}"
+                );
             }
         }
     }

@@ -28,7 +28,10 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let cfg = KioskConfig::load(&cli.config)?;
     let app = AppWindow::new().context("cannot create the kiosk window")?;
-    app.window().set_size(slint::LogicalSize::new(cfg.ui.width as f32, cfg.ui.height as f32));
+    app.window().set_size(slint::LogicalSize::new(
+        cfg.ui.width as f32,
+        cfg.ui.height as f32,
+    ));
     let _session = start_session(&app, &cfg)?;
     app.run().context("UI event loop failed")?;
     Ok(())

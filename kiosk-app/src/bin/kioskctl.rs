@@ -75,13 +75,19 @@ fn main() {
     kiosk_app::init_logging();
     let json = matches!(
         cli.command,
-        Command::Card { command: CardCommand::Status { json: true } | CardCommand::Read { json: true, .. } }
-            | Command::Printer { command: PrinterCommand::Status { json: true } }
-            | Command::Doctor { json: true }
+        Command::Card {
+            command: CardCommand::Status { json: true } | CardCommand::Read { json: true, .. }
+        } | Command::Printer {
+            command: PrinterCommand::Status { json: true }
+        } | Command::Doctor { json: true }
     );
     match run(cli) {
         Ok(()) => {}
-        Err(Failure { code, message, detail }) => {
+        Err(Failure {
+            code,
+            message,
+            detail,
+        }) => {
             if json {
                 let mut v = json!({ "ok": false, "error": { "code": code, "message": message } });
                 if let Some(d) = detail {
@@ -103,12 +109,20 @@ struct Failure {
 
 impl From<CardError> for Failure {
     fn from(e: CardError) -> Self {
-        Failure { code: e.code().into(), message: e.to_string(), detail: serde_json::to_value(&e).ok() }
+        Failure {
+            code: e.code().into(),
+            message: e.to_string(),
+            detail: serde_json::to_value(&e).ok(),
+        }
     }
 }
 
 fn fail(code: &str, message: impl std::fmt::Display) -> Failure {
-    Failure { code: code.into(), message: message.to_string(), detail: None }
+    Failure {
+        code: code.into(),
+        message: message.to_string(),
+        detail: None,
+    }
 }
 
 fn load(path: &std::path::Path) -> Result<KioskConfig, Failure> {
@@ -117,7 +131,10 @@ fn load(path: &std::path::Path) -> Result<KioskConfig, Failure> {
 
 fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
         println!("{}", text());
     }
@@ -125,17 +142,24 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Card { command: CardCommand::Status { json } } => {
+        Command::Card {
+            command: CardCommand::Status { json },
+        } => {
             let cfg = load(&cli.config)?;
             let v = card_status(cfg.card.reader.as_deref())?;
             print(json, v.clone(), || format!("{v:#}"));
             Ok(())
         }
-        Command::Card { command: CardCommand::Read { json, .. } } => {
+        Command::Card {
+            command: CardCommand::Read { json, .. },
+        } => {
             let cfg = load(&cli.config)?;
             let mut input = zeroize::Zeroizing::new(String::new());
-            std::io::stdin().read_to_string(&mut input).map_err(|e| fail("stdin", e))?;
-            let pin = Pin::new_4_digits(input.trim().as_bytes()).map_err(|e| fail("pin_format", e))?;
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| fail("stdin", e))?;
+            let pin =
+                Pin::new_4_digits(input.trim().as_bytes()).map_err(|e| fail("pin_format", e))?;
             drop(input);
             let b = pcsc_reader::with_card(cfg.card.reader.as_deref(), |t| {
                 ops::identify(t)?.check_usable()?;
@@ -149,33 +173,66 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 "birth_date": format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..]),
                 "sex": b.sex.code(),
             });
-            print(json, v, || format!("{}\n{}\n{}\n{}", b.name.expose(), b.address.expose(), birth, b.sex.code()));
+            print(json, v, || {
+                format!(
+                    "{}\n{}\n{}\n{}",
+                    b.name.expose(),
+                    b.address.expose(),
+                    birth,
+                    b.sex.code()
+                )
+            });
             Ok(())
         }
-        Command::Printer { command: PrinterCommand::Status { json } } => {
+        Command::Printer {
+            command: PrinterCommand::Status { json },
+        } => {
             let cfg = load(&cli.config)?;
-            let status = printer::status_tcp(&cfg.printer.address, Duration::from_millis(cfg.printer.timeout_ms))
-                .map_err(|e| fail(printer_code(&e), format!("printer {}: {e}", cfg.printer.address)))?;
+            let status = printer::status_tcp(
+                &cfg.printer.address,
+                Duration::from_millis(cfg.printer.timeout_ms),
+            )
+            .map_err(|e| {
+                fail(
+                    printer_code(&e),
+                    format!("printer {}: {e}", cfg.printer.address),
+                )
+            })?;
             let v = json!({ "ok": true, "address": cfg.printer.address, "status": status, "ready": status.problem().is_none() });
-            print(json, v, || format!("printer {}: {:?}", cfg.printer.address, status));
+            print(json, v, || {
+                format!("printer {}: {:?}", cfg.printer.address, status)
+            });
             Ok(())
         }
-        Command::Printer { command: PrinterCommand::Test } => {
+        Command::Printer {
+            command: PrinterCommand::Test,
+        } => {
             let cfg = load(&cli.config)?;
             let job = kiosk_app::session::ReceiptJob {
                 receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
-                submitted_at: time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+                submitted_at: time::OffsetDateTime::now_local()
+                    .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
                 lang: kiosk_app::session::Lang::Ja,
                 municipality_ja: "テスト印刷".into(),
                 municipality_local: "テスト印刷".into(),
                 procedure_ja: "印刷の確認（申請ではありません）".into(),
                 procedure_local: "印刷の確認（申請ではありません）".into(),
             };
-            let ctx = ReceiptContext { counter_name: cfg.sync.kiosk.counter_name.clone(), paper_mm: cfg.printer.paper_mm };
+            let ctx = ReceiptContext {
+                counter_name: cfg.sync.kiosk.counter_name.clone(),
+                paper_mm: cfg.printer.paper_mm,
+            };
             let bytes = receipt_bytes(&job, &ctx).map_err(|e| fail("layout", e))?;
-            printer::print_tcp(&cfg.printer.address, &bytes, Duration::from_millis(cfg.printer.timeout_ms))
-                .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
-            println!("test receipt printed and confirmed by {}", cfg.printer.address);
+            printer::print_tcp(
+                &cfg.printer.address,
+                &bytes,
+                Duration::from_millis(cfg.printer.timeout_ms),
+            )
+            .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
+            println!(
+                "test receipt printed and confirmed by {}",
+                cfg.printer.address
+            );
             Ok(())
         }
         Command::Doctor { json } => doctor(&cli.config, json),
@@ -207,8 +264,16 @@ fn card_status(filter: Option<&str>) -> Result<serde_json::Value, Failure> {
     if present {
         let probe = pcsc_reader::with_card(filter, |t| {
             let kind = ops::identify(t)?;
-            let auth = if kind == CardKind::MyNumberCard { Some(ops::jpki_auth_pin_tries(t)?) } else { None };
-            let text = if kind == CardKind::MyNumberCard { Some(ops::text_pin_tries(t)) } else { None };
+            let auth = if kind == CardKind::MyNumberCard {
+                Some(ops::jpki_auth_pin_tries(t)?)
+            } else {
+                None
+            };
+            let text = if kind == CardKind::MyNumberCard {
+                Some(ops::text_pin_tries(t))
+            } else {
+                None
+            };
             Ok((kind, auth, text))
         });
         match probe {
@@ -247,17 +312,41 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
             return report(json, checks);
         }
     };
-    check("catalogues", cfg.load_world().map(|w| format!("{} municipalities, catalogues loaded", w.municipalities.len())).map_err(|e| e.to_string()));
+    check(
+        "catalogues",
+        cfg.load_world()
+            .map(|w| {
+                format!(
+                    "{} municipalities, catalogues loaded",
+                    w.municipalities.len()
+                )
+            })
+            .map_err(|e| e.to_string()),
+    );
     check(
         "database",
-        counter_sync::outbox::Outbox::open(&cfg.sync.outbox.path).map_err(|e| e.to_string()).and_then(|o| {
-            let integrity = o.integrity_check().map_err(|e| e.to_string())?;
-            if integrity != "ok" {
-                return Err(format!("{} fails its integrity check: {integrity}", cfg.sync.outbox.path.display()));
-            }
-            let waiting: u64 = o.counts(&[]).map_err(|e| e.to_string())?.iter().filter(|c| c.state.as_str() != "delivered").map(|c| c.count).sum();
-            Ok(format!("{} is healthy; {waiting} applications not yet delivered", cfg.sync.outbox.path.display()))
-        }),
+        counter_sync::outbox::Outbox::open(&cfg.sync.outbox.path)
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                let integrity = o.integrity_check().map_err(|e| e.to_string())?;
+                if integrity != "ok" {
+                    return Err(format!(
+                        "{} fails its integrity check: {integrity}",
+                        cfg.sync.outbox.path.display()
+                    ));
+                }
+                let waiting: u64 = o
+                    .counts(&[])
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .filter(|c| c.state.as_str() != "delivered")
+                    .map(|c| c.count)
+                    .sum();
+                Ok(format!(
+                    "{} is healthy; {waiting} applications not yet delivered",
+                    cfg.sync.outbox.path.display()
+                ))
+            }),
     );
     check(
         "card_reader",
@@ -272,22 +361,42 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
     );
     check(
         "printer",
-        match printer::status_tcp(&cfg.printer.address, Duration::from_millis(cfg.printer.timeout_ms)) {
+        match printer::status_tcp(
+            &cfg.printer.address,
+            Duration::from_millis(cfg.printer.timeout_ms),
+        ) {
             Ok(s) => match s.problem() {
-                None if s.paper_near_end => Ok("ready, but the paper is nearly out: replace the roll soon".into()),
+                None if s.paper_near_end => {
+                    Ok("ready, but the paper is nearly out: replace the roll soon".into())
+                }
                 None => Ok(format!("{} is ready", cfg.printer.address)),
-                Some(p) => Err(format!("printer {} is not ready: {}", cfg.printer.address, p.code())),
+                Some(p) => Err(format!(
+                    "printer {} is not ready: {}",
+                    cfg.printer.address,
+                    p.code()
+                )),
             },
             Err(e) => Err(format!("printer {}: {e}", cfg.printer.address)),
         },
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail("runtime", e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail("runtime", e))?;
     for m in &cfg.sync.municipalities {
         let result = rt.block_on(async {
-            let client = counter_sync::client::HttpClient::new(&m.endpoint, Duration::from_secs(5), Duration::from_secs(3)).map_err(|e| e.to_string())?;
+            let client = counter_sync::client::HttpClient::new(
+                &m.endpoint,
+                Duration::from_secs(5),
+                Duration::from_secs(3),
+            )
+            .map_err(|e| e.to_string())?;
             client.probe().await
         });
-        check(&format!("backend {} {}", m.code, m.name_ja), result.map(|s| format!("{} answers (HTTP {s})", m.endpoint)));
+        check(
+            &format!("backend {} {}", m.code, m.name_ja),
+            result.map(|s| format!("{} answers (HTTP {s})", m.endpoint)),
+        );
     }
     report(json, checks)
 }
@@ -295,15 +404,32 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
 fn report(json: bool, checks: Vec<serde_json::Value>) -> Result<(), Failure> {
     let ok = checks.iter().all(|c| c["ok"] == json!(true));
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "ok": ok, "checks": checks })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "ok": ok, "checks": checks }))
+                .unwrap_or_default()
+        );
     } else {
         for c in &checks {
-            println!("[{}] {}: {}", if c["ok"] == json!(true) { " ok " } else { "FAIL" }, c["check"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""));
+            println!(
+                "[{}] {}: {}",
+                if c["ok"] == json!(true) {
+                    " ok "
+                } else {
+                    "FAIL"
+                },
+                c["check"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or("")
+            );
         }
     }
     if ok {
         Ok(())
     } else {
-        Err(Failure { code: "doctor".into(), message: "some checks failed".into(), detail: Some(json!(checks)) })
+        Err(Failure {
+            code: "doctor".into(),
+            message: "some checks failed".into(),
+            detail: Some(json!(checks)),
+        })
     }
 }

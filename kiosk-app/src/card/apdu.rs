@@ -59,10 +59,15 @@ pub struct Response {
 impl Response {
     pub fn parse(raw: &[u8]) -> Result<Self, CardError> {
         if raw.len() < 2 {
-            return Err(CardError::Malformed { detail: format!("response of {} bytes has no status word", raw.len()) });
+            return Err(CardError::Malformed {
+                detail: format!("response of {} bytes has no status word", raw.len()),
+            });
         }
         let (data, sw) = raw.split_at(raw.len() - 2);
-        Ok(Response { data: data.to_vec(), sw: u16::from_be_bytes([sw[0], sw[1]]) })
+        Ok(Response {
+            data: data.to_vec(),
+            sw: u16::from_be_bytes([sw[0], sw[1]]),
+        })
     }
 
     /// `9000`, or a [`CardError::CardStatus`] naming the operation.
@@ -70,7 +75,10 @@ impl Response {
         if self.sw == SW_OK {
             Ok(self.data)
         } else {
-            Err(CardError::CardStatus { operation: operation.into(), sw: self.sw })
+            Err(CardError::CardStatus {
+                operation: operation.into(),
+                sw: self.sw,
+            })
         }
     }
 }
@@ -86,20 +94,44 @@ mod tests {
 
     #[test]
     fn bytes_match_the_reference_trace() {
-        assert_eq!(select_df(&AID_TEXT), [0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08]);
-        assert_eq!(select_ef(0x0011), [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x11]);
+        assert_eq!(
+            select_df(&AID_TEXT),
+            [
+                0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04,
+                0x08
+            ]
+        );
+        assert_eq!(
+            select_ef(0x0011),
+            [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x11]
+        );
         assert_eq!(read_binary(0, 256), [0x00, 0xB0, 0x00, 0x00, 0x00]);
         assert_eq!(read_binary(0x0102, 7), [0x00, 0xB0, 0x01, 0x02, 0x07]);
-        assert_eq!(&verify(b"1234")[..], [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34]);
+        assert_eq!(
+            &verify(b"1234")[..],
+            [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34]
+        );
         assert_eq!(verify_query(), [0x00, 0x20, 0x00, 0x80]);
     }
 
     #[test]
     fn responses() {
-        assert_eq!(Response::parse(&[0x90, 0x00]).unwrap(), Response { data: vec![], sw: 0x9000 });
+        assert_eq!(
+            Response::parse(&[0x90, 0x00]).unwrap(),
+            Response {
+                data: vec![],
+                sw: 0x9000
+            }
+        );
         assert_eq!(Response::parse(&[1, 2, 0x63, 0xC2]).unwrap().sw, 0x63C2);
-        assert!(matches!(Response::parse(&[0x90]), Err(CardError::Malformed { .. })));
-        assert!(matches!(Response::parse(&[]), Err(CardError::Malformed { .. })));
+        assert!(matches!(
+            Response::parse(&[0x90]),
+            Err(CardError::Malformed { .. })
+        ));
+        assert!(matches!(
+            Response::parse(&[]),
+            Err(CardError::Malformed { .. })
+        ));
         assert_eq!(tries_in(0x63C2), Some(2));
         assert_eq!(tries_in(0x63C0), Some(0));
         assert_eq!(tries_in(0x6984), None);

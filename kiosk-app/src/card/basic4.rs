@@ -37,7 +37,9 @@ pub struct Basic4 {
 }
 
 fn malformed(detail: &str) -> CardError {
-    CardError::Malformed { detail: format!("basic-4 file: {detail}") }
+    CardError::Malformed {
+        detail: format!("basic-4 file: {detail}"),
+    }
 }
 
 /// Parses the whole EF 0002 content. Either every field is valid or nothing is returned:
@@ -45,7 +47,10 @@ fn malformed(detail: &str) -> CardError {
 pub fn parse(file: &[u8]) -> Result<Basic4, CardError> {
     let (outer, _) = ber::parse_one(file)?;
     if outer.tag != 0xFF20 {
-        return Err(malformed(&format!("outer tag {:X}, expected FF20", outer.tag)));
+        return Err(malformed(&format!(
+            "outer tag {:X}, expected FF20",
+            outer.tag
+        )));
     }
     let (mut name, mut address, mut birth, mut sex) = (None, None, None, None);
     let mut offsets = None;
@@ -71,7 +76,12 @@ pub fn parse(file: &[u8]) -> Result<Basic4, CardError> {
         check_offsets(file, outer.header_len, offsets)?;
     }
     match (name, address, birth, sex) {
-        (Some(name), Some(address), Some(birth), Some(sex)) => Ok(Basic4 { name, address, birth, sex }),
+        (Some(name), Some(address), Some(birth), Some(sex)) => Ok(Basic4 {
+            name,
+            address,
+            birth,
+            sex,
+        }),
         _ => Err(malformed("a field is missing")),
     }
 }
@@ -85,7 +95,10 @@ fn check_offsets(file: &[u8], _outer_header: usize, table: &[u8]) -> Result<(), 
         let off = u16::from_be_bytes([pair[0], pair[1]]) as usize;
         let expected = [0xDF, 0x22 + i as u8];
         if file.get(off..off + 2) != Some(&expected[..]) {
-            return Err(malformed(&format!("offset table entry {i} does not point at DF{:02X}", 0x22 + i)));
+            return Err(malformed(&format!(
+                "offset table entry {i} does not point at DF{:02X}",
+                0x22 + i
+            )));
         }
     }
     Ok(())
@@ -94,17 +107,26 @@ fn check_offsets(file: &[u8], _outer_header: usize, table: &[u8]) -> Result<(), 
 fn utf8(bytes: &[u8], what: &str) -> Result<SecretString, CardError> {
     let s = std::str::from_utf8(bytes).map_err(|_| malformed(&format!("{what} is not UTF-8")))?;
     if s.trim().is_empty() || s.chars().any(|c| c.is_control()) {
-        return Err(malformed(&format!("{what} is empty or has control characters")));
+        return Err(malformed(&format!(
+            "{what} is empty or has control characters"
+        )));
     }
     Ok(SecretString::new(s.to_owned()))
 }
 
 fn date(bytes: &[u8]) -> Result<SecretString, CardError> {
-    let s = std::str::from_utf8(bytes).ok().filter(|s| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()));
+    let s = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()));
     let s = s.ok_or_else(|| malformed("birth date is not YYYYMMDD"))?;
-    let (y, m, d) = (s[..4].parse::<i32>().unwrap_or(0), s[4..6].parse::<u8>().unwrap_or(0), s[6..].parse::<u8>().unwrap_or(0));
+    let (y, m, d) = (
+        s[..4].parse::<i32>().unwrap_or(0),
+        s[4..6].parse::<u8>().unwrap_or(0),
+        s[6..].parse::<u8>().unwrap_or(0),
+    );
     let month = time::Month::try_from(m).map_err(|_| malformed("birth month out of range"))?;
-    time::Date::from_calendar_date(y, month, d).map_err(|_| malformed("birth date is not a real date"))?;
+    time::Date::from_calendar_date(y, month, d)
+        .map_err(|_| malformed("birth date is not a real date"))?;
     Ok(SecretString::new(s.to_owned()))
 }
 
@@ -175,7 +197,10 @@ mod tests {
         // The myna-card fixture shape: FF 20 65, DF21 offsets 14/32/89/100.
         let file = encode("あいうえお", &"あ".repeat(18), "19800217", "1");
         assert_eq!(&file[..3], &[0xFF, 0x20, 0x65]);
-        assert_eq!(&file[3..13], &[0xDF, 0x21, 0x08, 0x00, 0x0E, 0x00, 0x20, 0x00, 0x59, 0x00]);
+        assert_eq!(
+            &file[3..13],
+            &[0xDF, 0x21, 0x08, 0x00, 0x0E, 0x00, 0x20, 0x00, 0x59, 0x00]
+        );
     }
 
     #[test]
@@ -184,7 +209,10 @@ mod tests {
         for cut in [0, 3, 10, 40, good.len() - 1] {
             assert!(parse(&good[..cut]).is_err(), "truncated at {cut}");
         }
-        assert!(parse(&encode(NAME, ADDR, "19800230", "1")).is_err(), "30 February");
+        assert!(
+            parse(&encode(NAME, ADDR, "19800230", "1")).is_err(),
+            "30 February"
+        );
         assert!(parse(&encode(NAME, ADDR, "1980021", "1")).is_err());
         assert!(parse(&encode(NAME, ADDR, "19800217", "5")).is_err());
         assert!(parse(&encode("", ADDR, "19800217", "1")).is_err());

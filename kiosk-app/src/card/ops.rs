@@ -2,7 +2,10 @@
 //! the basic 4 attributes. PIN safety lives here: the tries are read before every VERIFY,
 //! a locked PIN is never tried, and each PIN is tried on exactly one application.
 
-use super::apdu::{self, Response, AID_JPKI, AID_TEXT, EF_JPKI_AUTH_PIN, EF_JPKI_TOKEN, EF_TEXT_BASIC4, EF_TEXT_PIN};
+use super::apdu::{
+    self, Response, AID_JPKI, AID_TEXT, EF_JPKI_AUTH_PIN, EF_JPKI_TOKEN, EF_TEXT_BASIC4,
+    EF_TEXT_PIN,
+};
 use super::basic4::{self, Basic4};
 use super::{CardError, CardTransport};
 use crate::secret::Pin;
@@ -45,7 +48,11 @@ pub fn identify(t: &mut dyn CardTransport) -> Result<CardKind, CardError> {
     }
     send(t, &apdu::select_ef(EF_JPKI_TOKEN))?.ok("SELECT token info")?;
     let label = send(t, &apdu::read_binary(0, 32))?.ok("READ token info")?;
-    let text: String = label.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
+    let text: String = label
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| b as char)
+        .collect();
     Ok(match text.trim_end() {
         "JPKIAPICCTOKEN2" => CardKind::MyNumberCard,
         "JPKIAPICCTOKEN" => CardKind::JukiCard,
@@ -86,7 +93,10 @@ fn query_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
     match (apdu::tries_in(r.sw), r.sw) {
         (Some(n), _) => Ok(n),
         (None, 0x6984) => Ok(0),
-        (None, sw) => Err(CardError::CardStatus { operation: "PIN tries query".into(), sw }),
+        (None, sw) => Err(CardError::CardStatus {
+            operation: "PIN tries query".into(),
+            sw,
+        }),
     }
 }
 
@@ -101,8 +111,17 @@ pub fn read_basic4(t: &mut dyn CardTransport, pin: &Pin) -> Result<Basic4, CardE
     match r.sw {
         apdu::SW_OK => {}
         0x6984 | 0x63C0 => return Err(CardError::PinLocked),
-        sw if apdu::tries_in(sw).is_some() => return Err(CardError::WrongPin { tries_left: (sw & 0xF) as u8 }),
-        sw => return Err(CardError::CardStatus { operation: "VERIFY".into(), sw }),
+        sw if apdu::tries_in(sw).is_some() => {
+            return Err(CardError::WrongPin {
+                tries_left: (sw & 0xF) as u8,
+            })
+        }
+        sw => {
+            return Err(CardError::CardStatus {
+                operation: "VERIFY".into(),
+                sw,
+            })
+        }
     }
     send(t, &apdu::select_ef(EF_TEXT_BASIC4))?.ok("SELECT basic-4")?;
     let file = read_whole(t)?;
@@ -116,15 +135,21 @@ const MAX_FILE: usize = 4096;
 /// header says, in chunks of at most 256 bytes.
 fn read_whole(t: &mut dyn CardTransport) -> Result<Vec<u8>, CardError> {
     let mut file = send(t, &apdu::read_binary(0, 256))?.ok("READ BINARY")?;
-    let total = ber::total_len(&file)?.ok_or_else(|| CardError::Malformed { detail: "file header incomplete".into() })?;
+    let total = ber::total_len(&file)?.ok_or_else(|| CardError::Malformed {
+        detail: "file header incomplete".into(),
+    })?;
     if total > MAX_FILE {
-        return Err(CardError::Malformed { detail: format!("file claims {total} bytes") });
+        return Err(CardError::Malformed {
+            detail: format!("file claims {total} bytes"),
+        });
     }
     while file.len() < total {
         let want = (total - file.len()).min(256) as u16;
         let chunk = send(t, &apdu::read_binary(file.len() as u16, want))?.ok("READ BINARY")?;
         if chunk.is_empty() {
-            return Err(CardError::Malformed { detail: "file shorter than its header says".into() });
+            return Err(CardError::Malformed {
+                detail: "file shorter than its header says".into(),
+            });
         }
         file.extend(chunk);
     }
@@ -147,7 +172,10 @@ mod tests {
 
     impl Script {
         fn new(answers: &[&[u8]]) -> Self {
-            Script { answers: answers.iter().map(|a| a.to_vec()).collect(), sent: vec![] }
+            Script {
+                answers: answers.iter().map(|a| a.to_vec()).collect(),
+                sent: vec![],
+            }
         }
     }
 
@@ -161,7 +189,12 @@ mod tests {
     const OK: &[u8] = &[0x90, 0x00];
 
     fn file_answer() -> Vec<u8> {
-        let mut f = basic4::encode("山田　太郎", "埼玉県入間郡毛呂山町中央２丁目１番地", "19800217", "1");
+        let mut f = basic4::encode(
+            "山田　太郎",
+            "埼玉県入間郡毛呂山町中央２丁目１番地",
+            "19800217",
+            "1",
+        );
         f.extend_from_slice(OK);
         f
     }
@@ -173,7 +206,10 @@ mod tests {
         let b = read_basic4(&mut s, &Pin::new_4_digits(b"1234").unwrap()).unwrap();
         assert_eq!(b.name.expose(), "山田　太郎");
         assert_eq!(s.sent.len(), 6);
-        assert!(s.sent.iter().all(|a| a != &apdu::select_ef(0x0001)), "EF 0001 (My Number) must never be selected");
+        assert!(
+            s.sent.iter().all(|a| a != &apdu::select_ef(0x0001)),
+            "EF 0001 (My Number) must never be selected"
+        );
     }
 
     #[test]
@@ -193,7 +229,10 @@ mod tests {
     #[test]
     fn a_locked_pin_is_never_tried() {
         let mut s = Script::new(&[OK, OK, &[0x63, 0xC0]]);
-        assert_eq!(read_basic4(&mut s, &Pin::new_4_digits(b"1234").unwrap()).unwrap_err(), CardError::PinLocked);
+        assert_eq!(
+            read_basic4(&mut s, &Pin::new_4_digits(b"1234").unwrap()).unwrap_err(),
+            CardError::PinLocked
+        );
         assert_eq!(s.sent.len(), 3, "no VERIFY with data after 63C0");
     }
 
@@ -204,13 +243,29 @@ mod tests {
         assert_eq!(read_basic4(&mut s, &pin).unwrap_err(), CardError::NoTextAp);
         for sw in [[0x69, 0x82], [0x6D, 0x00], [0x67, 0x00]] {
             let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &sw]);
-            assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::CardStatus { .. }));
+            assert!(matches!(
+                read_basic4(&mut s, &pin).unwrap_err(),
+                CardError::CardStatus { .. }
+            ));
         }
         let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &[0xFF]]);
-        assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::Malformed { .. }));
+        assert!(matches!(
+            read_basic4(&mut s, &pin).unwrap_err(),
+            CardError::Malformed { .. }
+        ));
         // Oversized length field.
-        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &[0xFF, 0x20, 0x82, 0xFF, 0xFF, 0x90, 0x00]]);
-        assert!(matches!(read_basic4(&mut s, &pin).unwrap_err(), CardError::Malformed { .. }));
+        let mut s = Script::new(&[
+            OK,
+            OK,
+            &[0x63, 0xC3],
+            OK,
+            OK,
+            &[0xFF, 0x20, 0x82, 0xFF, 0xFF, 0x90, 0x00],
+        ]);
+        assert!(matches!(
+            read_basic4(&mut s, &pin).unwrap_err(),
+            CardError::Malformed { .. }
+        ));
         // Truncated: header promises more than the card delivers.
         let mut file = file_answer();
         file.drain(20..file.len() - 2);

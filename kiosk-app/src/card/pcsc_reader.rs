@@ -15,10 +15,14 @@ use std::time::Duration;
 fn map_err(e: pcsc::Error) -> CardError {
     use pcsc::Error as E;
     match e {
-        E::RemovedCard | E::ResetCard | E::NoSmartcard | E::UnpoweredCard | E::UnresponsiveCard => CardError::CardRemoved,
+        E::RemovedCard | E::ResetCard | E::NoSmartcard | E::UnpoweredCard | E::UnresponsiveCard => {
+            CardError::CardRemoved
+        }
         E::ReaderUnavailable | E::UnknownReader | E::NoReadersAvailable => CardError::NoReader,
         E::NoService | E::ServiceStopped | E::InvalidHandle => CardError::NoService,
-        other => CardError::Reader { detail: other.to_string() },
+        other => CardError::Reader {
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -51,15 +55,22 @@ pub fn list_readers(ctx: &Context, filter: Option<&str>) -> Result<Vec<ReaderInf
         Err(pcsc::Error::NoReadersAvailable) => vec![],
         Err(e) => return Err(map_err(e)),
     };
-    let mut states: Vec<ReaderState> =
-        names.into_iter().filter(|n| matches_filter(n, filter)).map(|n| ReaderState::new(n, State::UNAWARE)).collect();
+    let mut states: Vec<ReaderState> = names
+        .into_iter()
+        .filter(|n| matches_filter(n, filter))
+        .map(|n| ReaderState::new(n, State::UNAWARE))
+        .collect();
     if states.is_empty() {
         return Ok(vec![]);
     }
-    ctx.get_status_change(Duration::ZERO, &mut states).map_err(map_err)?;
+    ctx.get_status_change(Duration::ZERO, &mut states)
+        .map_err(map_err)?;
     Ok(states
         .iter()
-        .map(|s| ReaderInfo { name: s.name().to_string_lossy().into_owned(), card_present: card_present(s.event_state()) })
+        .map(|s| ReaderInfo {
+            name: s.name().to_string_lossy().into_owned(),
+            card_present: card_present(s.event_state()),
+        })
         .collect())
 }
 
@@ -72,21 +83,37 @@ pub fn establish() -> Result<Context, CardError> {
 }
 
 /// Connects to the first reader holding a card, runs `f` with exclusive access, disconnects.
-pub fn with_card<T>(filter: Option<&str>, f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>) -> Result<T, CardError> {
+pub fn with_card<T>(
+    filter: Option<&str>,
+    f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>,
+) -> Result<T, CardError> {
     let ctx = establish()?;
     let readers = list_readers(&ctx, filter)?;
     if readers.is_empty() {
         return Err(CardError::NoReader);
     }
-    let reader = readers.iter().find(|r| r.card_present).ok_or(CardError::NoCard)?;
-    run_on(&ctx, &CString::new(reader.name.clone()).expect("reader names have no NUL"), f)
+    let reader = readers
+        .iter()
+        .find(|r| r.card_present)
+        .ok_or(CardError::NoCard)?;
+    run_on(
+        &ctx,
+        &CString::new(reader.name.clone()).expect("reader names have no NUL"),
+        f,
+    )
 }
 
-fn run_on<T>(ctx: &Context, reader: &CStr, f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>) -> Result<T, CardError> {
-    let card = ctx.connect(reader, ShareMode::Exclusive, Protocols::ANY).map_err(|e| match e {
-        pcsc::Error::NoSmartcard => CardError::NoCard,
-        e => map_err(e),
-    })?;
+fn run_on<T>(
+    ctx: &Context,
+    reader: &CStr,
+    f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>,
+) -> Result<T, CardError> {
+    let card = ctx
+        .connect(reader, ShareMode::Exclusive, Protocols::ANY)
+        .map_err(|e| match e {
+            pcsc::Error::NoSmartcard => CardError::NoCard,
+            e => map_err(e),
+        })?;
     let mut card = PcscCard(card);
     let result = f(&mut card);
     let PcscCard(inner) = card;
@@ -102,7 +129,11 @@ pub enum CardEvent {
     /// Readers are fine and empty.
     NoCard,
     /// A card was inserted and identified.
-    Inserted { kind: CardKind, text_pin_tries: Option<u8>, error: Option<CardError> },
+    Inserted {
+        kind: CardKind,
+        text_pin_tries: Option<u8>,
+        error: Option<CardError>,
+    },
     Removed,
     /// Result of [`CardCommand::ReadBasic4`].
     Read(Result<Basic4, CardError>),
@@ -125,14 +156,30 @@ impl CardService {
         let shared = context.clone();
         std::thread::Builder::new()
             .name("card".into())
-            .spawn(move || Watcher { filter, events: Box::new(events), commands: rx, context: shared }.run())
+            .spawn(move || {
+                Watcher {
+                    filter,
+                    events: Box::new(events),
+                    commands: rx,
+                    context: shared,
+                }
+                .run()
+            })
             .expect("spawn card thread");
-        CardService { commands: tx, context }
+        CardService {
+            commands: tx,
+            context,
+        }
     }
 
     pub fn send(&self, cmd: CardCommand) {
         let _ = self.commands.send(cmd);
-        if let Some(ctx) = self.context.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(ctx) = self
+            .context
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             let _ = ctx.cancel(); // wake the watcher out of its wait
         }
     }
@@ -203,9 +250,15 @@ impl Watcher {
                 Err(pcsc::Error::NoReadersAvailable) => vec![],
                 Err(e) => return Err(map_err(e)),
             };
-            let names: Vec<CString> = names.into_iter().filter(|n| matches_filter(n, self.filter.as_deref())).collect();
+            let names: Vec<CString> = names
+                .into_iter()
+                .filter(|n| matches_filter(n, self.filter.as_deref()))
+                .collect();
             if names != names_known {
-                readers = names.iter().map(|n| ReaderState::new(n.clone(), State::UNAWARE)).collect();
+                readers = names
+                    .iter()
+                    .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
+                    .collect();
                 names_known = names;
             }
             // Learn the current state without waiting, then act on it.
@@ -236,7 +289,13 @@ impl Watcher {
         }
     }
 
-    fn update(&self, ctx: &Context, seen: &mut Seen, no_readers: bool, present: Option<(CString, u32)>) {
+    fn update(
+        &self,
+        ctx: &Context,
+        seen: &mut Seen,
+        no_readers: bool,
+        present: Option<(CString, u32)>,
+    ) {
         let next = match (&present, no_readers) {
             (_, true) => Seen::Problem("no_reader".into()),
             (None, false) => Seen::Empty,
@@ -246,7 +305,8 @@ impl Watcher {
             return;
         }
         let was_card = matches!(seen, Seen::Card(..));
-        let is_same_card = matches!((&*seen, &next), (Seen::Card(a, _), Seen::Card(b, _)) if a == b);
+        let is_same_card =
+            matches!((&*seen, &next), (Seen::Card(a, _), Seen::Card(b, _)) if a == b);
         if was_card && !is_same_card {
             (self.events)(CardEvent::Removed);
         }
@@ -268,7 +328,11 @@ impl Watcher {
                 match probe {
                     Ok((kind, tries, error)) => {
                         tracing::info!(kind = ?kind, tries_left = ?tries, "card inserted");
-                        (self.events)(CardEvent::Inserted { kind, text_pin_tries: tries, error })
+                        (self.events)(CardEvent::Inserted {
+                            kind,
+                            text_pin_tries: tries,
+                            error,
+                        })
                     }
                     Err(CardError::CardRemoved) | Err(CardError::NoCard) => {
                         // Pulled out while we read it: report nothing half-read.
@@ -278,7 +342,11 @@ impl Watcher {
                     }
                     Err(e) => {
                         tracing::warn!(code = e.code(), error = %e, "card could not be identified");
-                        (self.events)(CardEvent::Inserted { kind: CardKind::Unknown, text_pin_tries: None, error: Some(e) })
+                        (self.events)(CardEvent::Inserted {
+                            kind: CardKind::Unknown,
+                            text_pin_tries: None,
+                            error: Some(e),
+                        })
                     }
                 }
             }
@@ -310,6 +378,8 @@ trait CloneStates {
 
 impl CloneStates for Vec<ReaderState> {
     fn clone_states(&self) -> Vec<ReaderState> {
-        self.iter().map(|s| ReaderState::new(s.name().to_owned(), State::UNAWARE)).collect()
+        self.iter()
+            .map(|s| ReaderState::new(s.name().to_owned(), State::UNAWARE))
+            .collect()
     }
 }

@@ -4,12 +4,25 @@
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Element {
-    Text { text: String, width: u8, height: u8, bold: bool, align: u8 },
+    Text {
+        text: String,
+        width: u8,
+        height: u8,
+        bold: bool,
+        align: u8,
+    },
     /// An empty printed line (line feed with no text).
     Feed,
-    Qr { data: String, module: u8 },
+    Qr {
+        data: String,
+        module: u8,
+    },
     /// Raster image `GS v 0`: width in bytes, height in dots.
-    Raster { width_bytes: usize, height: usize, data: Vec<u8> },
+    Raster {
+        width_bytes: usize,
+        height: usize,
+        data: Vec<u8>,
+    },
     Cut,
     /// `GS r n` (the confirmation marker) or `DLE EOT n`: answered, not printed.
     Query(u8, u8),
@@ -22,15 +35,36 @@ pub struct Decoded {
 
 impl Decoded {
     pub fn text_lines(&self) -> Vec<String> {
-        self.elements.iter().filter_map(|e| if let Element::Text { text, .. } = e { Some(text.clone()) } else { None }).collect()
+        self.elements
+            .iter()
+            .filter_map(|e| {
+                if let Element::Text { text, .. } = e {
+                    Some(text.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     pub fn qr_payloads(&self) -> Vec<String> {
-        self.elements.iter().filter_map(|e| if let Element::Qr { data, .. } = e { Some(data.clone()) } else { None }).collect()
+        self.elements
+            .iter()
+            .filter_map(|e| {
+                if let Element::Qr { data, .. } = e {
+                    Some(data.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     pub fn cuts(&self) -> usize {
-        self.elements.iter().filter(|e| matches!(e, Element::Cut)).count()
+        self.elements
+            .iter()
+            .filter(|e| matches!(e, Element::Cut))
+            .count()
     }
 }
 
@@ -56,10 +90,28 @@ struct State {
 /// Decodes a whole job.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    let mut s = State { width: 1, height: 1, bold: false, align: 0, kanji: false, line: vec![], qr_data: vec![], qr_module: 3 };
+    let mut s = State {
+        width: 1,
+        height: 1,
+        bold: false,
+        align: 0,
+        kanji: false,
+        line: vec![],
+        qr_data: vec![],
+        qr_module: 3,
+    };
     let mut i = 0;
-    let need = |i: usize, n: usize| if i + n <= bytes.len() { Ok(()) } else { Err(DecodeError::Truncated { at: i }) };
-    let unknown = |i: usize, n: usize| DecodeError::Unknown { at: i, bytes: bytes[i..(i + n).min(bytes.len())].to_vec() };
+    let need = |i: usize, n: usize| {
+        if i + n <= bytes.len() {
+            Ok(())
+        } else {
+            Err(DecodeError::Truncated { at: i })
+        }
+    };
+    let unknown = |i: usize, n: usize| DecodeError::Unknown {
+        at: i,
+        bytes: bytes[i..(i + n).min(bytes.len())].to_vec(),
+    };
     while i < bytes.len() {
         let b = bytes[i];
         match b {
@@ -73,7 +125,20 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                 match bytes[i + 1] {
                     b'@' => {
                         flush(&mut s, &mut out, false);
-                        s = State { line: vec![], qr_data: vec![], ..State { width: 1, height: 1, bold: false, align: 0, kanji: false, line: vec![], qr_data: vec![], qr_module: 3 } };
+                        s = State {
+                            line: vec![],
+                            qr_data: vec![],
+                            ..State {
+                                width: 1,
+                                height: 1,
+                                bold: false,
+                                align: 0,
+                                kanji: false,
+                                line: vec![],
+                                qr_data: vec![],
+                                qr_module: 3,
+                            }
+                        };
                         i += 2;
                     }
                     b'2' => i += 2,
@@ -129,14 +194,19 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                     }
                     b'r' | b'I' => {
                         need(i, 3)?;
-                        out.elements.push(Element::Query(bytes[i + 1], bytes[i + 2]));
+                        out.elements
+                            .push(Element::Query(bytes[i + 1], bytes[i + 2]));
                         i += 3;
                     }
                     b'V' => {
                         need(i, 3)?;
                         flush(&mut s, &mut out, false);
                         let m = bytes[i + 2];
-                        i += if matches!(m, 65 | 66 | 97 | 98 | 103 | 104) { 4 } else { 3 };
+                        i += if matches!(m, 65 | 66 | 97 | 98 | 103 | 104) {
+                            4
+                        } else {
+                            3
+                        };
                         need(i, 0)?;
                         out.elements.push(Element::Cut);
                     }
@@ -151,7 +221,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                                 80 if body.len() >= 3 => s.qr_data = body[3..].to_vec(),
                                 81 => {
                                     flush(&mut s, &mut out, false);
-                                    out.elements.push(Element::Qr { data: String::from_utf8_lossy(&s.qr_data).into_owned(), module: s.qr_module });
+                                    out.elements.push(Element::Qr {
+                                        data: String::from_utf8_lossy(&s.qr_data).into_owned(),
+                                        module: s.qr_module,
+                                    });
                                 }
                                 _ => {}
                             }
@@ -164,7 +237,11 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                         let h = u16::from_le_bytes([bytes[i + 6], bytes[i + 7]]) as usize;
                         need(i + 8, wb * h)?;
                         flush(&mut s, &mut out, false);
-                        out.elements.push(Element::Raster { width_bytes: wb, height: h, data: bytes[i + 8..i + 8 + wb * h].to_vec() });
+                        out.elements.push(Element::Raster {
+                            width_bytes: wb,
+                            height: h,
+                            data: bytes[i + 8..i + 8 + wb * h].to_vec(),
+                        });
                         i += 8 + wb * h;
                     }
                     _ => return Err(unknown(i, 2)),
@@ -190,7 +267,9 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         }
     }
     flush(&mut s, &mut out, false);
-    Ok(Decoded { elements: out.elements })
+    Ok(Decoded {
+        elements: out.elements,
+    })
 }
 
 fn flush(s: &mut State, out: &mut Decoded, newline: bool) {
@@ -205,7 +284,13 @@ fn flush(s: &mut State, out: &mut Decoded, newline: bool) {
     } else {
         s.line.iter().map(|&b| b as char).collect()
     };
-    out.elements.push(Element::Text { text, width: s.width, height: s.height, bold: s.bold, align: s.align });
+    out.elements.push(Element::Text {
+        text,
+        width: s.width,
+        height: s.height,
+        bold: s.bold,
+        align: s.align,
+    });
     s.line.clear();
 }
 
@@ -218,7 +303,9 @@ mod tests {
         let mut b = vec![0x1B, 0x40, 0x1C, 0x43, 0x01];
         b.extend(encoding_rs::SHIFT_JIS.encode("住民票").0.iter());
         b.push(0x0A);
-        b.extend([0x1D, 0x28, 0x6B, 0x06, 0x00, 0x31, 0x50, 0x30, b'A', b'-', b'1']);
+        b.extend([
+            0x1D, 0x28, 0x6B, 0x06, 0x00, 0x31, 0x50, 0x30, b'A', b'-', b'1',
+        ]);
         b.extend([0x1D, 0x28, 0x6B, 0x03, 0x00, 0x31, 0x51, 0x30]);
         b.extend([0x1D, 0x56, 0x41, 0x00]);
         let d = decode(&b).unwrap();
@@ -229,9 +316,18 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(matches!(decode(&[0x1D, 0x28, 0x6B, 0xFF, 0xFF]), Err(DecodeError::Truncated { .. })));
-        assert!(matches!(decode(&[0x1B, 0x99]), Err(DecodeError::Unknown { .. })));
-        assert!(matches!(decode(&[0x1C, 0x43, 0x01, 0x88]), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode(&[0x1D, 0x28, 0x6B, 0xFF, 0xFF]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert!(matches!(
+            decode(&[0x1B, 0x99]),
+            Err(DecodeError::Unknown { .. })
+        ));
+        assert!(matches!(
+            decode(&[0x1C, 0x43, 0x01, 0x88]),
+            Err(DecodeError::Truncated { .. })
+        ));
         assert!(decode(&[]).unwrap().elements.is_empty());
     }
 }

@@ -89,13 +89,30 @@ pub fn wrap(text: &str, cols: usize) -> Vec<String> {
 
 fn fmt_time(t: time::OffsetDateTime, lang: Lang) -> String {
     match lang {
-        Lang::Ja => format!("{}年{}月{}日 {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()),
-        Lang::En => format!("{} {} {} {:02}:{:02}", t.day(), t.month(), t.year(), t.hour(), t.minute()),
+        Lang::Ja => format!(
+            "{}年{}月{}日 {:02}:{:02}",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Lang::En => format!(
+            "{} {} {} {:02}:{:02}",
+            t.day(),
+            t.month(),
+            t.year(),
+            t.hour(),
+            t.minute()
+        ),
     }
 }
 
 /// Builds the receipt. Japanese always; for other languages, each label in that language too.
-pub fn receipt_bytes(job: &ReceiptJob, ctx: &ReceiptContext) -> Result<Vec<u8>, escpos::errors::PrinterError> {
+pub fn receipt_bytes(
+    job: &ReceiptJob,
+    ctx: &ReceiptContext,
+) -> Result<Vec<u8>, escpos::errors::PrinterError> {
     let capture = Capture::default();
     let protocol = Protocol::new(escpos::utils::Encoder::new(encoding_rs::SHIFT_JIS));
     let mut p = Printer::new(capture.clone(), protocol, None);
@@ -107,32 +124,69 @@ pub fn receipt_bytes(job: &ReceiptJob, ctx: &ReceiptContext) -> Result<Vec<u8>, 
         }
         Ok(())
     };
-    p.init()?.custom(&[0x1C, 0x43, 0x01])?.custom(&[0x1B, 0x52, 0x08])?;
+    p.init()?
+        .custom(&[0x1C, 0x43, 0x01])?
+        .custom(&[0x1B, 0x52, 0x08])?;
     p.justify(JustifyMode::CENTER)?.bold(true)?;
     lines(&mut p, &ctx.counter_name)?;
     p.bold(false)?;
-    lines(&mut p, if bilingual { "受付票 / Receipt" } else { "受付票" })?;
+    lines(
+        &mut p,
+        if bilingual {
+            "受付票 / Receipt"
+        } else {
+            "受付票"
+        },
+    )?;
     lines(&mut p, &"-".repeat(cols))?;
-    lines(&mut p, if bilingual { "受付番号 / Receipt number" } else { "受付番号" })?;
+    lines(
+        &mut p,
+        if bilingual {
+            "受付番号 / Receipt number"
+        } else {
+            "受付番号"
+        },
+    )?;
     p.size(2, 2)?.bold(true)?;
     lines(&mut p, &job.receipt_number)?;
     p.size(1, 1)?.bold(false)?.justify(JustifyMode::LEFT)?;
     lines(&mut p, &"-".repeat(cols))?;
-    let local = |en: &str, value: String| if bilingual { format!("{en}: {value}") } else { value };
+    let local = |en: &str, value: String| {
+        if bilingual {
+            format!("{en}: {value}")
+        } else {
+            value
+        }
+    };
     lines(&mut p, &format!("申請先: {}", job.municipality_ja))?;
     if bilingual {
-        lines(&mut p, &local("Municipality", job.municipality_local.clone()))?;
+        lines(
+            &mut p,
+            &local("Municipality", job.municipality_local.clone()),
+        )?;
     }
     lines(&mut p, &format!("手続き: {}", job.procedure_ja))?;
     if bilingual {
         lines(&mut p, &local("Procedure", job.procedure_local.clone()))?;
     }
-    lines(&mut p, &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::Ja)))?;
+    lines(
+        &mut p,
+        &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::Ja)),
+    )?;
     if bilingual {
-        lines(&mut p, &local("Submitted", fmt_time(job.submitted_at, job.lang)))?;
+        lines(
+            &mut p,
+            &local("Submitted", fmt_time(job.submitted_at, job.lang)),
+        )?;
     }
     lines(&mut p, &"-".repeat(cols))?;
-    lines(&mut p, &format!("この申請は{}に送られ、処理されます。お問い合わせの際は受付番号をお伝えください。", job.municipality_ja))?;
+    lines(
+        &mut p,
+        &format!(
+            "この申請は{}に送られ、処理されます。お問い合わせの際は受付番号をお伝えください。",
+            job.municipality_ja
+        ),
+    )?;
     if bilingual {
         lines(
             &mut p,
@@ -140,7 +194,10 @@ pub fn receipt_bytes(job: &ReceiptJob, ctx: &ReceiptContext) -> Result<Vec<u8>, 
         )?;
     }
     p.justify(JustifyMode::CENTER)?;
-    p.qrcode_option(&job.receipt_number, QRCodeOption::new(QRCodeModel::Model2, 6, QRCodeCorrectionLevel::M))?;
+    p.qrcode_option(
+        &job.receipt_number,
+        QRCodeOption::new(QRCodeModel::Model2, 6, QRCodeCorrectionLevel::M),
+    )?;
     p.feed()?.feed()?.feed()?;
     p.partial_cut()?;
     p.custom(&CONFIRM_MARKER)?;
@@ -160,32 +217,63 @@ mod tests {
             submitted_at: time::macros::datetime!(2026-11-21 14:05 +09:00),
             lang,
             municipality_ja: "毛呂山町".into(),
-            municipality_local: if lang == Lang::Ja { "毛呂山町".into() } else { "Moroyama Town".into() },
+            municipality_local: if lang == Lang::Ja {
+                "毛呂山町".into()
+            } else {
+                "Moroyama Town".into()
+            },
             procedure_ja: "住民票の写しの交付申請".into(),
-            procedure_local: if lang == Lang::Ja { "住民票の写しの交付申請".into() } else { "Copy of residence certificate".into() },
+            procedure_local: if lang == Lang::Ja {
+                "住民票の写しの交付申請".into()
+            } else {
+                "Copy of residence certificate".into()
+            },
         }
     }
 
     fn ctx() -> ReceiptContext {
-        ReceiptContext { counter_name: "毛呂山・越生 共同窓口".into(), paper_mm: 80 }
+        ReceiptContext {
+            counter_name: "毛呂山・越生 共同窓口".into(),
+            paper_mm: 80,
+        }
     }
 
     #[test]
     fn japanese_receipt_reads_back() {
         let bytes = receipt_bytes(&job(Lang::Ja), &ctx()).unwrap();
         assert_eq!(&bytes[..2], &[0x1B, 0x40], "starts with ESC @");
-        assert!(bytes.windows(3).any(|w| w == [0x1C, 0x43, 0x01]), "FS C 1 selects Shift_JIS");
+        assert!(
+            bytes.windows(3).any(|w| w == [0x1C, 0x43, 0x01]),
+            "FS C 1 selects Shift_JIS"
+        );
         let d = decode(&bytes).unwrap();
         let text = d.text_lines();
-        assert!(text.contains(&"毛呂山・越生 共同窓口".to_string()), "{text:?}");
+        assert!(
+            text.contains(&"毛呂山・越生 共同窓口".to_string()),
+            "{text:?}"
+        );
         assert!(text.contains(&"K01-261121-0007".to_string()));
         assert!(text.iter().any(|l| l.contains("住民票の写しの交付申請")));
-        assert!(text.iter().any(|l| l == "受付日時: 2026年11月21日 14:05"), "{text:?}");
-        assert!(!text.iter().any(|l| l.contains("Receipt")), "no English in a Japanese session");
+        assert!(
+            text.iter().any(|l| l == "受付日時: 2026年11月21日 14:05"),
+            "{text:?}"
+        );
+        assert!(
+            !text.iter().any(|l| l.contains("Receipt")),
+            "no English in a Japanese session"
+        );
         assert_eq!(d.qr_payloads(), vec!["K01-261121-0007".to_string()]);
         assert!(d.elements.iter().any(|e| matches!(e, Element::Text { text, width: 2, height: 2, .. } if text == "K01-261121-0007")), "number printed large");
-        let cut = d.elements.iter().position(|e| matches!(e, Element::Cut)).expect("cut");
-        let qr = d.elements.iter().position(|e| matches!(e, Element::Qr { .. })).unwrap();
+        let cut = d
+            .elements
+            .iter()
+            .position(|e| matches!(e, Element::Cut))
+            .expect("cut");
+        let qr = d
+            .elements
+            .iter()
+            .position(|e| matches!(e, Element::Qr { .. }))
+            .unwrap();
         assert!(qr < cut);
         assert!(bytes.ends_with(&CONFIRM_MARKER));
     }
@@ -210,7 +298,11 @@ mod tests {
             let w: usize = l.chars().map(|c| c.width().unwrap_or(0)).sum();
             assert!(w <= 32, "{l} is {w} columns");
         }
-        assert!(d.text_lines().contains(&"〓〓〓田 共同窓口".to_string()), "{:?}", d.text_lines());
+        assert!(
+            d.text_lines().contains(&"〓〓〓田 共同窓口".to_string()),
+            "{:?}",
+            d.text_lines()
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub struct TcpLink(TcpStream);
 
 impl TcpLink {
     pub fn connect(address: &str, timeout: Duration) -> std::io::Result<Self> {
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, format!("{address} does not resolve"));
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{address} does not resolve"),
+        );
         for addr in address.to_socket_addrs()? {
             match TcpStream::connect_timeout(&addr, timeout) {
                 Ok(s) => {
@@ -41,12 +44,23 @@ impl PrinterLink for TcpLink {
     }
 
     fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>> {
-        self.0.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.0
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut b = [0u8; 1];
         match self.0.read(&mut b) {
-            Ok(0) => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "printer closed the connection")),
+            Ok(0) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "printer closed the connection",
+            )),
             Ok(_) => Ok(Some(b[0])),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -114,7 +128,9 @@ impl PrinterError {
     pub fn problem(&self) -> PrintProblem {
         match self {
             PrinterError::NotReady(p, _) => *p,
-            PrinterError::Unreachable(_) | PrinterError::Silent | PrinterError::Unconfirmed => PrintProblem::Offline,
+            PrinterError::Unreachable(_) | PrinterError::Silent | PrinterError::Unconfirmed => {
+                PrintProblem::Offline
+            }
             PrinterError::Garbled | PrinterError::Io(_) => PrintProblem::Error,
         }
     }
@@ -125,18 +141,28 @@ fn io(e: std::io::Error) -> PrinterError {
 }
 
 /// Asks `DLE EOT 1–4`, one at a time, each answer awaited.
-pub fn query_status(link: &mut dyn PrinterLink, timeout: Duration) -> Result<PrinterStatus, PrinterError> {
+pub fn query_status(
+    link: &mut dyn PrinterLink,
+    timeout: Duration,
+) -> Result<PrinterStatus, PrinterError> {
     let mut answers = [0u8; 4];
     for (n, slot) in answers.iter_mut().enumerate() {
         link.send(&[0x10, 0x04, n as u8 + 1]).map_err(io)?;
-        *slot = link.read_byte(timeout).map_err(io)?.ok_or(PrinterError::Silent)?;
+        *slot = link
+            .read_byte(timeout)
+            .map_err(io)?
+            .ok_or(PrinterError::Silent)?;
     }
     PrinterStatus::from_bytes(answers).ok_or(PrinterError::Garbled)
 }
 
 /// Prints a job that ends with `GS r 1`, truthfully. Returns the status seen before printing
 /// (so that staff hear about a paper near end).
-pub fn print_job(link: &mut dyn PrinterLink, job: &[u8], timeout: Duration) -> Result<PrinterStatus, PrinterError> {
+pub fn print_job(
+    link: &mut dyn PrinterLink,
+    job: &[u8],
+    timeout: Duration,
+) -> Result<PrinterStatus, PrinterError> {
     let status = query_status(link, timeout)?;
     if let Some(p) = status.problem() {
         return Err(PrinterError::NotReady(p, status));
@@ -159,14 +185,20 @@ pub fn print_job(link: &mut dyn PrinterLink, job: &[u8], timeout: Duration) -> R
 }
 
 /// Connects to a TCP printer and prints.
-pub fn print_tcp(address: &str, job: &[u8], timeout: Duration) -> Result<PrinterStatus, PrinterError> {
-    let mut link = TcpLink::connect(address, timeout).map_err(|e| PrinterError::Unreachable(e.to_string()))?;
+pub fn print_tcp(
+    address: &str,
+    job: &[u8],
+    timeout: Duration,
+) -> Result<PrinterStatus, PrinterError> {
+    let mut link =
+        TcpLink::connect(address, timeout).map_err(|e| PrinterError::Unreachable(e.to_string()))?;
     print_job(&mut link, job, timeout)
 }
 
 /// Connects to a TCP printer and asks its status.
 pub fn status_tcp(address: &str, timeout: Duration) -> Result<PrinterStatus, PrinterError> {
-    let mut link = TcpLink::connect(address, timeout).map_err(|e| PrinterError::Unreachable(e.to_string()))?;
+    let mut link =
+        TcpLink::connect(address, timeout).map_err(|e| PrinterError::Unreachable(e.to_string()))?;
     query_status(&mut link, timeout)
 }
 
@@ -191,7 +223,10 @@ mod tests {
     }
 
     fn fake(a: &[Option<u8>]) -> Fake {
-        Fake { answers: a.iter().copied().collect(), sent: vec![] }
+        Fake {
+            answers: a.iter().copied().collect(),
+            sent: vec![],
+        }
     }
 
     const T: Duration = Duration::from_millis(50);
@@ -202,9 +237,24 @@ mod tests {
         assert_eq!(ok.problem(), None);
         let near = PrinterStatus::from_bytes([0x12, 0x12, 0x12, 0x1E]).unwrap();
         assert!(near.paper_near_end && near.problem().is_none());
-        assert_eq!(PrinterStatus::from_bytes([0x1A, 0x32, 0x12, 0x7E]).unwrap().problem(), Some(PrintProblem::PaperOut));
-        assert_eq!(PrinterStatus::from_bytes([0x1A, 0x16, 0x12, 0x12]).unwrap().problem(), Some(PrintProblem::CoverOpen));
-        assert_eq!(PrinterStatus::from_bytes([0x1A, 0x12, 0x12, 0x12]).unwrap().problem(), Some(PrintProblem::Offline));
+        assert_eq!(
+            PrinterStatus::from_bytes([0x1A, 0x32, 0x12, 0x7E])
+                .unwrap()
+                .problem(),
+            Some(PrintProblem::PaperOut)
+        );
+        assert_eq!(
+            PrinterStatus::from_bytes([0x1A, 0x16, 0x12, 0x12])
+                .unwrap()
+                .problem(),
+            Some(PrintProblem::CoverOpen)
+        );
+        assert_eq!(
+            PrinterStatus::from_bytes([0x1A, 0x12, 0x12, 0x12])
+                .unwrap()
+                .problem(),
+            Some(PrintProblem::Offline)
+        );
         assert!(PrinterStatus::from_bytes([0x00, 0x12, 0x12, 0x12]).is_none());
     }
 
@@ -218,10 +268,19 @@ mod tests {
         assert_eq!(err.problem(), PrintProblem::PaperOut);
         assert!(!f.sent.ends_with(b"JOB"), "nothing printed on paper out");
         let mut f = fake(&[Some(0x12), None]);
-        assert_eq!(print_job(&mut f, b"JOB", T).unwrap_err(), PrinterError::Silent);
+        assert_eq!(
+            print_job(&mut f, b"JOB", T).unwrap_err(),
+            PrinterError::Silent
+        );
         let mut f = fake(&[Some(0x12), Some(0x12), Some(0x12), Some(0x12), None]);
-        assert_eq!(print_job(&mut f, b"JOB", T).unwrap_err(), PrinterError::Unconfirmed);
+        assert_eq!(
+            print_job(&mut f, b"JOB", T).unwrap_err(),
+            PrinterError::Unconfirmed
+        );
         let mut f = fake(&[Some(0x12), Some(0xFF), Some(0x12), Some(0x12)]);
-        assert_eq!(print_job(&mut f, b"JOB", T).unwrap_err(), PrinterError::Garbled);
+        assert_eq!(
+            print_job(&mut f, b"JOB", T).unwrap_err(),
+            PrinterError::Garbled
+        );
     }
 }

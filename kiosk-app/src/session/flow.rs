@@ -1,7 +1,9 @@
 //! The resident flow. Pure: time comes in with every input, effects go out as values.
 
 use super::view::{HolderView, QuestionView, ReceiptView, View};
-use super::{Effect, Lang, PrintProblem, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World};
+use super::{
+    Effect, Lang, PrintProblem, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World,
+};
 use crate::card::basic4::Basic4;
 use crate::card::ops::CardKind;
 use crate::card::pcsc_reader::CardEvent;
@@ -20,8 +22,12 @@ pub struct Now {
 
 impl Now {
     pub fn system() -> Self {
-        let local = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-        Now { instant: Instant::now(), today: local.date() }
+        let local =
+            time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        Now {
+            instant: Instant::now(),
+            today: local.date(),
+        }
     }
 }
 
@@ -68,7 +74,11 @@ enum CardState {
     Unknown,
     Problem,
     Absent,
-    Present { kind: CardKind, tries: Option<u8>, error: Option<CardError> },
+    Present {
+        kind: CardKind,
+        tries: Option<u8>,
+        error: Option<CardError>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -187,14 +197,16 @@ impl Flow {
     }
 
     /// Where a present card leads: PIN entry, or why not.
-    fn to_card(&mut self, now: Now) {
+    fn enter_card_flow(&mut self, now: Now) {
         match self.card.clone() {
             CardState::Present { error: Some(e), .. } => self.fail(card_error_code(&e), now),
             CardState::Present { kind, .. } if kind != CardKind::MyNumberCard => {
                 self.fail(card_error_code(&kind.check_usable().unwrap_err()), now)
             }
             CardState::Present { tries: Some(0), .. } => self.go(Screen::PinLocked, now),
-            CardState::Present { tries: Some(1), .. } if !self.last_try_confirmed => self.go(Screen::PinLastTry, now),
+            CardState::Present { tries: Some(1), .. } if !self.last_try_confirmed => {
+                self.go(Screen::PinLastTry, now)
+            }
             CardState::Present { tries: Some(_), .. } => self.go(Screen::Pin, now),
             CardState::Present { tries: None, .. } => self.fail("card-error", now),
             CardState::Problem => self.fail("reader-missing", now),
@@ -203,7 +215,11 @@ impl Flow {
     }
 
     fn finish(&mut self, now: Now, fx: &mut Vec<Effect>) {
-        let to = if matches!(self.card, CardState::Present { .. }) { Screen::TakeCard } else { Screen::Welcome };
+        let to = if matches!(self.card, CardState::Present { .. }) {
+            Screen::TakeCard
+        } else {
+            Screen::Welcome
+        };
         self.wipe(to, now, fx);
     }
 
@@ -217,7 +233,7 @@ impl Flow {
                 fx.push(Effect::AlertStaff(StaffAlert::ResidentCalled));
             }
             (_, Intent::DismissStaff) => self.staff_called = false,
-            (S::Welcome, Intent::Start) => self.to_card(now),
+            (S::Welcome, Intent::Start) => self.enter_card_flow(now),
             (S::InsertCard, Intent::Back) => self.wipe(S::Welcome, now, fx),
             (S::Pin, Intent::PinDigit(d)) if d <= 9 && self.pin.expose().len() < 4 => {
                 self.pin.expose_mut().push(b'0' + d);
@@ -272,10 +288,14 @@ impl Flow {
                 }
             }
             (S::Review, Intent::Submit) => self.submit(now, fx),
-            (S::Done | S::Error | S::PinLocked | S::NotParticipating, Intent::Finish) => self.finish(now, fx),
+            (S::Done | S::Error | S::PinLocked | S::NotParticipating, Intent::Finish) => {
+                self.finish(now, fx)
+            }
             (S::Done | S::Error | S::PinLocked, Intent::Back) => self.finish(now, fx),
             (S::CardRemoved, Intent::Finish | Intent::Back) => self.wipe(S::Welcome, now, fx),
-            (S::TakeCard, Intent::Finish) if !matches!(self.card, CardState::Present { .. }) => self.wipe(S::Welcome, now, fx),
+            (S::TakeCard, Intent::Finish) if !matches!(self.card, CardState::Present { .. }) => {
+                self.wipe(S::Welcome, now, fx)
+            }
             _ => {}
         }
     }
@@ -301,10 +321,18 @@ impl Flow {
                     self.wipe(S::Welcome, now, fx);
                 }
             }
-            CardEvent::Inserted { kind, text_pin_tries, error } => {
+            CardEvent::Inserted {
+                kind,
+                text_pin_tries,
+                error,
+            } => {
                 // A card already in the reader when the kiosk starts waits for "Start".
                 let first_sight = self.card == CardState::Unknown;
-                self.card = CardState::Present { kind, tries: text_pin_tries, error };
+                self.card = CardState::Present {
+                    kind,
+                    tries: text_pin_tries,
+                    error,
+                };
                 self.last_try_confirmed = false;
                 if first_sight {
                     return;
@@ -312,7 +340,7 @@ impl Flow {
                 if matches!(self.screen, S::Welcome | S::InsertCard | S::CardRemoved)
                     || (self.screen == S::Error && self.error_code == "reader-missing")
                 {
-                    self.to_card(now);
+                    self.enter_card_flow(now);
                 }
             }
             CardEvent::Removed => {
@@ -356,7 +384,7 @@ impl Flow {
                 set_tries(&mut self.card, tries_left);
                 self.pin_wrong = true;
                 self.last_try_confirmed = false;
-                self.to_card(now);
+                self.enter_card_flow(now);
                 self.pin_wrong = true;
             }
             Err(CardError::PinLocked) => {
@@ -372,20 +400,31 @@ impl Flow {
     }
 
     fn route(&mut self, now: Now) {
-        let Some(identity) = &self.identity else { return self.fail("card-error", now) };
+        let Some(identity) = &self.identity else {
+            return self.fail("card-error", now);
+        };
         let entry = self.world.router.find(identity.address.expose()).cloned();
         match entry {
             None => {
                 self.other_municipality = None;
                 self.fail("unknown-address", now);
             }
-            Some(e) => match self.world.municipalities.iter().position(|m| m.code == e.code) {
+            Some(e) => match self
+                .world
+                .municipalities
+                .iter()
+                .position(|m| m.code == e.code)
+            {
                 Some(i) => {
                     self.municipality = Some(i);
                     self.go(Screen::Municipality, now);
                 }
                 None => {
-                    self.other_municipality = Some(if self.lang == Lang::Ja { e.name_ja } else { e.name_en });
+                    self.other_municipality = Some(if self.lang == Lang::Ja {
+                        e.name_ja
+                    } else {
+                        e.name_en
+                    });
                     self.go(Screen::NotParticipating, now);
                 }
             },
@@ -399,30 +438,52 @@ impl Flow {
 
     fn choose_procedure(&mut self, i: usize, now: Now) {
         let Some(m) = self.municipality else { return };
-        let Some(p) = self.world.municipalities[m].catalogue.procedures.get(i) else { return };
+        let Some(p) = self.world.municipalities[m].catalogue.procedures.get(i) else {
+            return;
+        };
         self.answers = p
             .questions
             .iter()
             .map(|q| match &q.kind {
                 QuestionKind::Choice { .. } => Answer::Choice(None),
-                QuestionKind::Number { min, default, .. } => Answer::Number(default.unwrap_or(*min)),
+                QuestionKind::Number { min, default, .. } => {
+                    Answer::Number(default.unwrap_or(*min))
+                }
                 QuestionKind::Date { .. } => Answer::Date(self.today),
             })
             .collect();
         self.procedure = Some(i);
         self.question = 0;
-        self.go(if self.answers.is_empty() { Screen::Review } else { Screen::Question }, now);
+        self.go(
+            if self.answers.is_empty() {
+                Screen::Review
+            } else {
+                Screen::Question
+            },
+            now,
+        );
     }
 
     fn answer_ready(&self) -> bool {
-        !matches!(self.answers.get(self.question), Some(Answer::Choice(None)) | None)
+        !matches!(
+            self.answers.get(self.question),
+            Some(Answer::Choice(None)) | None
+        )
     }
 
     fn adjust(&mut self, field: &str, delta: i32) {
-        let Some(q) = self.procedure_def().and_then(|p| p.questions.get(self.question)).cloned() else { return };
+        let Some(q) = self
+            .procedure_def()
+            .and_then(|p| p.questions.get(self.question))
+            .cloned()
+        else {
+            return;
+        };
         let today = self.today;
         match (self.answers.get_mut(self.question), &q.kind) {
-            (Some(Answer::Number(n)), QuestionKind::Number { min, max, .. }) if field == "number" => {
+            (Some(Answer::Number(n)), QuestionKind::Number { min, max, .. })
+                if field == "number" =>
+            {
                 *n = (*n + delta as i64).clamp(*min, *max);
             }
             (Some(Answer::Date(d)), QuestionKind::Date { min_days, max_days }) => {
@@ -443,10 +504,19 @@ impl Flow {
     }
 
     fn submit(&mut self, now: Now, fx: &mut Vec<Effect>) {
-        let (Some(m), Some(p), Some(identity)) = (self.municipality, self.procedure_def().cloned(), self.identity.clone()) else {
+        let (Some(m), Some(p), Some(identity)) = (
+            self.municipality,
+            self.procedure_def().cloned(),
+            self.identity.clone(),
+        ) else {
             return self.fail("outbox-error", now);
         };
-        let answers = p.questions.iter().zip(&self.answers).map(|(q, a)| (q.id.clone(), machine_value(q, a))).collect();
+        let answers = p
+            .questions
+            .iter()
+            .zip(&self.answers)
+            .map(|(q, a)| (q.id.clone(), machine_value(q, a)))
+            .collect();
         self.go(Screen::Submitting, now);
         fx.push(Effect::Submit(Submission {
             municipality_code: self.world.municipalities[m].code.clone(),
@@ -473,10 +543,20 @@ impl Flow {
                     lang: self.lang,
                     municipality_ja: m.name_ja.clone(),
                     municipality_local: m.name(self.lang).to_owned(),
-                    procedure_ja: p.as_ref().map(|p| p.title.ja().to_owned()).unwrap_or_default(),
-                    procedure_local: p.as_ref().map(|p| p.title.get(self.lang.code()).to_owned()).unwrap_or_default(),
+                    procedure_ja: p
+                        .as_ref()
+                        .map(|p| p.title.ja().to_owned())
+                        .unwrap_or_default(),
+                    procedure_local: p
+                        .as_ref()
+                        .map(|p| p.title.get(self.lang.code()).to_owned())
+                        .unwrap_or_default(),
                 };
-                self.receipt = Some(ReceiptView { number: s.receipt_number, printed: false, problem: "" });
+                self.receipt = Some(ReceiptView {
+                    number: s.receipt_number,
+                    printed: false,
+                    problem: "",
+                });
                 fx.push(Effect::Print(job));
             }
             Err(_) => self.fail("outbox-error", now),
@@ -484,7 +564,9 @@ impl Flow {
     }
 
     fn printed(&mut self, result: Result<(), PrintProblem>, now: Now, fx: &mut Vec<Effect>) {
-        let Some(receipt) = &mut self.receipt else { return };
+        let Some(receipt) = &mut self.receipt else {
+            return;
+        };
         match result {
             Ok(()) => receipt.printed = true,
             Err(p) => {
@@ -498,15 +580,23 @@ impl Flow {
     }
 
     fn idle_exempt(&self) -> bool {
-        matches!(self.screen, Screen::Welcome | Screen::Submitting | Screen::ReadingData | Screen::ReadingCard)
+        matches!(
+            self.screen,
+            Screen::Welcome | Screen::Submitting | Screen::ReadingData | Screen::ReadingCard
+        )
     }
 
     fn tick(&mut self, now: Now, fx: &mut Vec<Effect>) {
-        if self.screen == Screen::CardRemoved && now.instant.duration_since(self.screen_since) >= self.times.card_removed {
+        if self.screen == Screen::CardRemoved
+            && now.instant.duration_since(self.screen_since) >= self.times.card_removed
+        {
             self.wipe(Screen::Welcome, now, fx);
             return;
         }
-        if !self.idle_exempt() && now.instant.duration_since(self.last_touch) >= self.times.idle_warning + self.times.idle_countdown {
+        if !self.idle_exempt()
+            && now.instant.duration_since(self.last_touch)
+                >= self.times.idle_warning + self.times.idle_countdown
+        {
             tracing::info!(screen = ?self.screen, "idle timeout: session wiped");
             self.wipe(Screen::Welcome, now, fx);
         }
@@ -548,7 +638,13 @@ impl Flow {
         let question = procedure.and_then(|p| {
             let q = p.questions.get(self.question)?;
             let a = self.answers.get(self.question)?;
-            Some(QuestionView::build(q, a_ref(a), lang, self.question + 1, p.questions.len()))
+            Some(QuestionView::build(
+                q,
+                a_ref(a),
+                lang,
+                self.question + 1,
+                p.questions.len(),
+            ))
         });
         let review = match (procedure, self.screen) {
             (Some(p), S::Review) => p
@@ -568,21 +664,42 @@ impl Flow {
             tries_left,
             pin_length: self.pin.expose().len(),
             pin_wrong: self.pin_wrong,
-            holder: self.identity.as_ref().filter(|_| self.screen == S::Confirm).map(|b| HolderView::from_card(b, lang)),
+            holder: self
+                .identity
+                .as_ref()
+                .filter(|_| self.screen == S::Confirm)
+                .map(|b| HolderView::from_card(b, lang)),
             municipality_name: municipality
                 .map(|m| m.name(lang).to_owned())
                 .or_else(|| self.other_municipality.clone())
                 .unwrap_or_default(),
             procedures: municipality
-                .map(|m| m.catalogue.procedures.iter().map(|p| (p.title.get(lang.code()).to_owned(), p.summary.get(lang.code()).to_owned())).collect())
+                .map(|m| {
+                    m.catalogue
+                        .procedures
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.title.get(lang.code()).to_owned(),
+                                p.summary.get(lang.code()).to_owned(),
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
-            procedure_title: procedure.map(|p| p.title.get(lang.code()).to_owned()).unwrap_or_default(),
+            procedure_title: procedure
+                .map(|p| p.title.get(lang.code()).to_owned())
+                .unwrap_or_default(),
             question,
             review,
             receipt: self.receipt.clone().filter(|_| self.screen == S::Done),
             idle_seconds_left: self.idle_left(now),
             staff_called: self.staff_called,
-            error_code: if self.screen == S::Error { self.error_code } else { "" },
+            error_code: if self.screen == S::Error {
+                self.error_code
+            } else {
+                ""
+            },
         }
     }
 }
@@ -602,7 +719,13 @@ fn a_ref(a: &Answer) -> AnswerRef {
 }
 
 impl QuestionView {
-    fn build(q: &crate::catalogue::Question, a: AnswerRef, lang: Lang, index: usize, count: usize) -> Self {
+    fn build(
+        q: &crate::catalogue::Question,
+        a: AnswerRef,
+        lang: Lang,
+        index: usize,
+        count: usize,
+    ) -> Self {
         let l = lang.code();
         let mut v = QuestionView {
             title: q.title.get(l).to_owned(),
@@ -620,7 +743,11 @@ impl QuestionView {
         match (&q.kind, a) {
             (QuestionKind::Choice { choices }, AnswerRef::Choice(sel)) => {
                 v.kind = "choice";
-                v.choices = choices.iter().enumerate().map(|(i, c)| (c.label.get(l).to_owned(), sel == Some(i))).collect();
+                v.choices = choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.label.get(l).to_owned(), sel == Some(i)))
+                    .collect();
                 v.ready = sel.is_some();
             }
             (QuestionKind::Number { unit, .. }, AnswerRef::Number(n)) => {
@@ -641,7 +768,9 @@ impl QuestionView {
 
 fn machine_value(q: &crate::catalogue::Question, a: &Answer) -> String {
     match (&q.kind, a) {
-        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => choices.get(*i).map(|c| c.value.clone()).unwrap_or_default(),
+        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => {
+            choices.get(*i).map(|c| c.value.clone()).unwrap_or_default()
+        }
         (_, Answer::Number(n)) => n.to_string(),
         (_, Answer::Date(d)) => format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day()),
         _ => String::new(),
@@ -650,7 +779,10 @@ fn machine_value(q: &crate::catalogue::Question, a: &Answer) -> String {
 
 fn human_value(q: &crate::catalogue::Question, a: &Answer, lang: Lang) -> String {
     match (&q.kind, a) {
-        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => choices.get(*i).map(|c| c.label.get(lang.code()).to_owned()).unwrap_or_default(),
+        (QuestionKind::Choice { choices }, Answer::Choice(Some(i))) => choices
+            .get(*i)
+            .map(|c| c.label.get(lang.code()).to_owned())
+            .unwrap_or_default(),
         (QuestionKind::Number { unit, .. }, Answer::Number(n)) => match lang {
             Lang::Ja => format!("{n}{}", unit.get("ja")),
             _ => format!("{n} {}", unit.get(lang.code())),
@@ -690,7 +822,10 @@ mod tests {
     use std::path::Path;
 
     fn world() -> Arc<World> {
-        let cat = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml")).unwrap();
+        let cat = Catalogue::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml"),
+        )
+        .unwrap();
         let entry = |code: &str, name: &str| MunicipalityEntry {
             code: code.into(),
             prefecture: "埼玉県".into(),
@@ -699,8 +834,16 @@ mod tests {
             name_en: name.into(),
         };
         Arc::new(World {
-            router: Router::from_entries(vec![entry("113263", "毛呂山町"), entry("113271", "越生町")]),
-            municipalities: vec![MunicipalityInfo { code: "113263".into(), name_ja: "毛呂山町".into(), name_en: "Moroyama".into(), catalogue: cat }],
+            router: Router::from_entries(vec![
+                entry("113263", "毛呂山町"),
+                entry("113271", "越生町"),
+            ]),
+            municipalities: vec![MunicipalityInfo {
+                code: "113263".into(),
+                name_ja: "毛呂山町".into(),
+                name_en: "Moroyama".into(),
+                catalogue: cat,
+            }],
         })
     }
 
@@ -717,8 +860,14 @@ mod tests {
 
     impl T {
         fn new() -> Self {
-            let now = Now { instant: Instant::now(), today: time::macros::date!(2026 - 11 - 21) };
-            let mut t = T { flow: Flow::new(world(), TIMES, Lang::Ja, now), now };
+            let now = Now {
+                instant: Instant::now(),
+                today: time::macros::date!(2026 - 11 - 21),
+            };
+            let mut t = T {
+                flow: Flow::new(world(), TIMES, Lang::Ja, now),
+                now,
+            };
             t.input(Input::Card(CardEvent::NoCard));
             t
         }
@@ -733,7 +882,11 @@ mod tests {
             self.input(Input::Tick)
         }
         fn insert(&mut self, tries: u8) {
-            self.input(Input::Card(CardEvent::Inserted { kind: CardKind::MyNumberCard, text_pin_tries: Some(tries), error: None }));
+            self.input(Input::Card(CardEvent::Inserted {
+                kind: CardKind::MyNumberCard,
+                text_pin_tries: Some(tries),
+                error: None,
+            }));
         }
         fn pin(&mut self, digits: &[u8]) -> Vec<Effect> {
             for d in digits {
@@ -759,30 +912,61 @@ mod tests {
         assert_eq!(t.flow.view(t.now.instant).tries_left, 3);
         let fx = t.pin(&[1, 2, 3, 4]);
         assert!(matches!(fx.as_slice(), [Effect::ReadCard(p)] if p.as_bytes() == b"1234"));
-        assert_eq!(t.flow.view(t.now.instant).pin_length, 0, "PIN buffer cleared once sent");
+        assert_eq!(
+            t.flow.view(t.now.instant).pin_length,
+            0,
+            "PIN buffer cleared once sent"
+        );
         t.identity(HOME);
         assert_eq!(t.flow.screen(), Screen::Confirm);
-        assert_eq!(t.flow.view(t.now.instant).holder.unwrap().name.expose(), "山田　太郎");
+        assert_eq!(
+            t.flow.view(t.now.instant).holder.unwrap().name.expose(),
+            "山田　太郎"
+        );
         t.intent(Intent::Next);
         assert_eq!(t.flow.screen(), Screen::Municipality);
         t.intent(Intent::Next);
         t.intent(Intent::ChooseProcedure(1)); // 印鑑登録証明書: number, choice
         assert_eq!(t.flow.screen(), Screen::Question);
         t.intent(Intent::Adjust("number".into(), 10));
-        assert_eq!(t.flow.view(t.now.instant).question.unwrap().number, 5, "clamped to the catalogue's max");
+        assert_eq!(
+            t.flow.view(t.now.instant).question.unwrap().number,
+            5,
+            "clamped to the catalogue's max"
+        );
         t.intent(Intent::Next);
         t.intent(Intent::Next);
-        assert_eq!(t.flow.screen(), Screen::Question, "a choice must be made first");
+        assert_eq!(
+            t.flow.screen(),
+            Screen::Question,
+            "a choice must be made first"
+        );
         t.intent(Intent::Choose(1));
         t.intent(Intent::Next);
         assert_eq!(t.flow.screen(), Screen::Review);
         let fx = t.intent(Intent::Submit);
-        let [Effect::Submit(s)] = fx.as_slice() else { panic!("{fx:?}") };
+        let [Effect::Submit(s)] = fx.as_slice() else {
+            panic!("{fx:?}")
+        };
         assert_eq!(s.municipality_code, "113263");
-        assert_eq!(s.answers, vec![("copies".to_string(), "5".to_string()), ("purpose".to_string(), "vehicle".to_string())]);
-        assert!(t.intent(Intent::Submit).is_empty(), "a second press submits nothing");
-        let fx = t.input(Input::Submitted(Ok(Submitted { receipt_number: "K01-261121-0001".into(), submitted_at: time::OffsetDateTime::UNIX_EPOCH })));
-        assert!(matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請"));
+        assert_eq!(
+            s.answers,
+            vec![
+                ("copies".to_string(), "5".to_string()),
+                ("purpose".to_string(), "vehicle".to_string())
+            ]
+        );
+        assert!(
+            t.intent(Intent::Submit).is_empty(),
+            "a second press submits nothing"
+        );
+        let fx = t.input(Input::Submitted(Ok(Submitted {
+            receipt_number: "K01-261121-0001".into(),
+            submitted_at: time::OffsetDateTime::UNIX_EPOCH,
+        })));
+        assert!(
+            matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請")
+        );
         t.input(Input::Printed(Err(PrintProblem::PaperOut)));
         assert_eq!(t.flow.screen(), Screen::Done);
         let r = t.flow.view(t.now.instant).receipt.unwrap();
@@ -810,7 +994,10 @@ mod tests {
         t.wait(5);
         assert_eq!(t.flow.screen(), Screen::Welcome);
         // A late card answer for the wiped session is dropped, not shown.
-        t.input(Input::Card(CardEvent::Read(Ok(basic4::parse(&basic4::encode("x", HOME, "19800217", "1")).unwrap()))));
+        t.input(Input::Card(CardEvent::Read(Ok(basic4::parse(
+            &basic4::encode("x", HOME, "19800217", "1"),
+        )
+        .unwrap()))));
         assert_eq!(t.flow.screen(), Screen::Welcome);
     }
 
@@ -847,11 +1034,23 @@ mod tests {
         t.intent(Intent::PinDelete);
         t.intent(Intent::PinDelete);
         t.intent(Intent::PinDelete);
-        assert!(t.intent(Intent::PinSubmit).is_empty(), "an empty PIN is never sent");
+        assert!(
+            t.intent(Intent::PinSubmit).is_empty(),
+            "an empty PIN is never sent"
+        );
         t.pin(&[9, 9, 9, 9]);
-        t.input(Input::Card(CardEvent::Read(Err(CardError::WrongPin { tries_left: 1 }))));
-        assert_eq!(t.flow.screen(), Screen::PinLastTry, "one try left needs a separate confirmation");
-        assert!(t.pin(&[1, 2, 3, 4]).is_empty(), "no PIN entry before confirming");
+        t.input(Input::Card(CardEvent::Read(Err(CardError::WrongPin {
+            tries_left: 1,
+        }))));
+        assert_eq!(
+            t.flow.screen(),
+            Screen::PinLastTry,
+            "one try left needs a separate confirmation"
+        );
+        assert!(
+            t.pin(&[1, 2, 3, 4]).is_empty(),
+            "no PIN entry before confirming"
+        );
         t.intent(Intent::ConfirmLastTry);
         assert_eq!(t.flow.screen(), Screen::Pin);
         assert!(t.flow.view(t.now.instant).pin_wrong);
@@ -862,14 +1061,25 @@ mod tests {
         assert_eq!(t.flow.screen(), Screen::TakeCard);
         t.input(Input::Card(CardEvent::Removed));
         t.insert(0);
-        assert_eq!(t.flow.screen(), Screen::PinLocked, "a locked card goes straight to the explanation");
+        assert_eq!(
+            t.flow.screen(),
+            Screen::PinLocked,
+            "a locked card goes straight to the explanation"
+        );
     }
 
     #[test]
     fn unusable_cards_and_routing_failures() {
         let mut t = T::new();
-        t.input(Input::Card(CardEvent::Inserted { kind: CardKind::JukiCard, text_pin_tries: None, error: Some(CardError::JukiCard) }));
-        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "juki-card"));
+        t.input(Input::Card(CardEvent::Inserted {
+            kind: CardKind::JukiCard,
+            text_pin_tries: None,
+            error: Some(CardError::JukiCard),
+        }));
+        assert_eq!(
+            (t.flow.screen(), t.flow.view(t.now.instant).error_code),
+            (Screen::Error, "juki-card")
+        );
         t.input(Input::Card(CardEvent::Removed));
         assert_eq!(t.flow.screen(), Screen::CardRemoved);
         t.intent(Intent::Finish);
@@ -886,7 +1096,10 @@ mod tests {
         t.pin(&[1, 2, 3, 4]);
         t.identity("東京都千代田区千代田１番１号");
         t.intent(Intent::Next);
-        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "unknown-address"));
+        assert_eq!(
+            (t.flow.screen(), t.flow.view(t.now.instant).error_code),
+            (Screen::Error, "unknown-address")
+        );
     }
 
     #[test]
@@ -907,7 +1120,10 @@ mod tests {
         t.intent(Intent::Submit);
         let fx = t.input(Input::Submitted(Err("disk full".into())));
         assert!(fx.is_empty(), "nothing printed");
-        assert_eq!((t.flow.screen(), t.flow.view(t.now.instant).error_code), (Screen::Error, "outbox-error"));
+        assert_eq!(
+            (t.flow.screen(), t.flow.view(t.now.instant).error_code),
+            (Screen::Error, "outbox-error")
+        );
     }
 
     #[test]
@@ -921,10 +1137,20 @@ mod tests {
         t.intent(Intent::Next);
         t.intent(Intent::ChooseProcedure(2)); // 転出届: date first
         t.intent(Intent::Adjust("month".into(), 1));
-        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date, Some(time::macros::date!(2026 - 12 - 05)), "clamped to +14 days");
+        assert_eq!(
+            t.flow.view(t.now.instant).question.unwrap().date,
+            Some(time::macros::date!(2026 - 12 - 05)),
+            "clamped to +14 days"
+        );
         t.intent(Intent::Adjust("year".into(), -1));
-        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date, Some(time::macros::date!(2026 - 11 - 07)));
+        assert_eq!(
+            t.flow.view(t.now.instant).question.unwrap().date,
+            Some(time::macros::date!(2026 - 11 - 07))
+        );
         t.intent(Intent::Adjust("day".into(), 3));
-        assert_eq!(t.flow.view(t.now.instant).question.unwrap().date_text, "2026年（令和8年）11月10日");
+        assert_eq!(
+            t.flow.view(t.now.instant).question.unwrap().date_text,
+            "2026年（令和8年）11月10日"
+        );
     }
 }

@@ -2,25 +2,38 @@
 
 use super::Lang;
 
-const ERAS: [(i32, u8, u8, &str); 5] =
-    [(2019, 5, 1, "令和"), (1989, 1, 8, "平成"), (1926, 12, 25, "昭和"), (1912, 7, 30, "大正"), (1868, 10, 23, "明治")];
+const ERAS: [(i32, u8, u8, &str); 5] = [
+    (2019, 5, 1, "令和"),
+    (1989, 1, 8, "平成"),
+    (1926, 12, 25, "昭和"),
+    (1912, 7, 30, "大正"),
+    (1868, 10, 23, "明治"),
+];
 
 fn era(date: time::Date) -> Option<String> {
     let key = (date.year(), date.month() as u8, date.day());
-    ERAS.iter().find(|(y, m, d, _)| key >= (*y, *m, *d)).map(|(y, _, _, name)| {
-        let n = date.year() - y + 1;
-        if n == 1 {
-            format!("{name}元年")
-        } else {
-            format!("{name}{n}年")
-        }
-    })
+    ERAS.iter()
+        .find(|(y, m, d, _)| key >= (*y, *m, *d))
+        .map(|(y, _, _, name)| {
+            let n = date.year() - y + 1;
+            if n == 1 {
+                format!("{name}元年")
+            } else {
+                format!("{name}{n}年")
+            }
+        })
 }
 
 pub fn format_date(date: time::Date, lang: Lang) -> String {
     match lang {
         Lang::Ja => match era(date) {
-            Some(e) => format!("{}年（{}）{}月{}日", date.year(), e, date.month() as u8, date.day()),
+            Some(e) => format!(
+                "{}年（{}）{}月{}日",
+                date.year(),
+                e,
+                date.month() as u8,
+                date.day()
+            ),
             None => format!("{}年{}月{}日", date.year(), date.month() as u8, date.day()),
         },
         Lang::En => format!("{} {} {}", date.day(), month_en(date.month()), date.year()),
@@ -47,7 +60,9 @@ fn month_en(m: time::Month) -> &'static str {
 
 /// `YYYYMMDD` from the card, formatted; the raw text when it is not a date.
 pub fn format_birth(yyyymmdd: &str, lang: Lang) -> String {
-    parse_yyyymmdd(yyyymmdd).map(|d| format_date(d, lang)).unwrap_or_else(|| yyyymmdd.to_owned())
+    parse_yyyymmdd(yyyymmdd)
+        .map(|d| format_date(d, lang))
+        .unwrap_or_else(|| yyyymmdd.to_owned())
 }
 
 pub fn parse_yyyymmdd(s: &str) -> Option<time::Date> {
@@ -64,10 +79,22 @@ mod tests {
 
     #[test]
     fn eras() {
-        assert_eq!(format_birth("19800217", Lang::Ja), "1980年（昭和55年）2月17日");
-        assert_eq!(format_birth("19890108", Lang::Ja), "1989年（平成元年）1月8日");
-        assert_eq!(format_birth("19890107", Lang::Ja), "1989年（昭和64年）1月7日");
-        assert_eq!(format_birth("20190501", Lang::Ja), "2019年（令和元年）5月1日");
+        assert_eq!(
+            format_birth("19800217", Lang::Ja),
+            "1980年（昭和55年）2月17日"
+        );
+        assert_eq!(
+            format_birth("19890108", Lang::Ja),
+            "1989年（平成元年）1月8日"
+        );
+        assert_eq!(
+            format_birth("19890107", Lang::Ja),
+            "1989年（昭和64年）1月7日"
+        );
+        assert_eq!(
+            format_birth("20190501", Lang::Ja),
+            "2019年（令和元年）5月1日"
+        );
         assert_eq!(format_birth("19800217", Lang::En), "17 February 1980");
         assert_eq!(format_birth("garbage", Lang::En), "garbage");
     }

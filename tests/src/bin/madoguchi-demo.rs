@@ -17,7 +17,10 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "madoguchi-demo", about = "Madoguchi kiosk demo on simulated devices")]
+#[command(
+    name = "madoguchi-demo",
+    about = "Madoguchi kiosk demo on simulated devices"
+)]
 struct Cli {
     /// Folder for the configuration, database, screenshots and receipts of this run.
     #[arg(long, default_value = "demo-out")]
@@ -39,7 +42,11 @@ impl Drop for Kill {
 fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let p = exe.parent().context("no parent dir")?.join(name);
-    anyhow::ensure!(p.exists(), "{} not found: build the workspace first (cargo build --workspace)", p.display());
+    anyhow::ensure!(
+        p.exists(),
+        "{} not found: build the workspace first (cargo build --workspace)",
+        p.display()
+    );
     Ok(p)
 }
 
@@ -70,16 +77,28 @@ fn main() -> anyhow::Result<()> {
     let card = fx.card(CardModel::default());
     println!("\n  Virtual My Number card: 山田　太郎, 埼玉県入間郡毛呂山町中央２丁目１番地");
     println!("  PIN (券面事項入力補助用暗証番号): 1234\n");
-    println!("  Printer:   {}  (receipts rendered to {})", fx.printer.addr, out.join("receipts").display());
+    println!(
+        "  Printer:   {}  (receipts rendered to {})",
+        fx.printer.addr,
+        out.join("receipts").display()
+    );
     for m in &fx.municipalities {
-        println!("  Backend:   {} {} at {}", m.code, m.name_ja, m.backend.url());
+        println!(
+            "  Backend:   {} {} at {}",
+            m.code,
+            m.name_ja,
+            m.backend.url()
+        );
     }
     println!("  Config:    {}\n", fx.config_path.display());
 
     if !headless {
         card.insert()?;
         println!("  The card is inserted. Use the kiosk window; close it to end the demo.\n");
-        let status = Command::new(sibling("kiosk-app")?).arg("--config").arg(&fx.config_path).status()?;
+        let status = Command::new(sibling("kiosk-app")?)
+            .arg("--config")
+            .arg(&fx.config_path)
+            .status()?;
         println!("kiosk-app exited: {status}");
         return Ok(());
     }
@@ -90,11 +109,20 @@ fn main() -> anyhow::Result<()> {
     let app = AppWindow::new()?;
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
     let _session = start_session(&app, &fx.config)?;
-    let (c1, c2, c3, c4, c5, c6) = (card.clone(), card.clone(), card.clone(), card.clone(), card.clone(), card.clone());
+    let (c1, c2, c3, c4, c5, c6) = (
+        card.clone(),
+        card.clone(),
+        card.clone(),
+        card.clone(),
+        card.clone(),
+        card.clone(),
+    );
     let printer = fx.printer.clone();
-    let resize = |w: u32, h: u32| move |app: &AppWindow| {
-        app.window().set_size(slint::PhysicalSize::new(w, h));
-        Ok(())
+    let resize = |w: u32, h: u32| {
+        move |app: &AppWindow| {
+            app.window().set_size(slint::PhysicalSize::new(w, h));
+            Ok(())
+        }
     };
     let script = Script::new()
         .screenshots(&shots)
@@ -109,7 +137,9 @@ fn main() -> anyhow::Result<()> {
         .click("はじめる")
         .screen(Screen::InsertCard)
         .shot("02-insert-card-ja")
-        .act("insert the card", move |_| c1.insert().map_err(|e| e.to_string()))
+        .act("insert the card", move |_| {
+            c1.insert().map_err(|e| e.to_string())
+        })
         .screen(Screen::Pin)
         .clicks(&["1", "2"])
         .shot("03-pin-ja")
@@ -149,7 +179,9 @@ fn main() -> anyhow::Result<()> {
         .shot("10-review-ja")
         .click("申請する")
         .screen(Screen::Done)
-        .wait("printed", Duration::from_secs(10), |app| app.global::<Kiosk>().get_printed())
+        .wait("printed", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_printed()
+        })
         .shot("11-done-ja")
         .click("終了")
         .screen(Screen::TakeCard)
@@ -161,23 +193,31 @@ fn main() -> anyhow::Result<()> {
         .screen(Screen::Welcome)
         // English session: wrong PINs, staff call, idle countdown, a printer out of paper.
         .click("English")
-        .wait("English", Duration::from_secs(2), |app| app.global::<Kiosk>().get_language() == "en")
+        .wait("English", Duration::from_secs(2), |app| {
+            app.global::<Kiosk>().get_language() == "en"
+        })
         .shot("01-welcome-en")
         .click("Start")
         .screen(Screen::InsertCard)
         .shot("02-insert-card-en")
-        .act("insert the card", move |_| c3.insert().map_err(|e| e.to_string()))
+        .act("insert the card", move |_| {
+            c3.insert().map_err(|e| e.to_string())
+        })
         .screen(Screen::Pin)
         .click("English")
         .shot("03-pin-en")
         .clicks(&["9", "9", "9", "9", "OK"])
-        .wait("wrong PIN", Duration::from_secs(5), |app| app.global::<Kiosk>().get_pin_wrong())
+        .wait("wrong PIN", Duration::from_secs(5), |app| {
+            app.global::<Kiosk>().get_pin_wrong()
+        })
         .shot("03-pin-wrong-en")
         .clicks(&["9", "9", "9", "9", "OK"])
         .screen(Screen::PinLastTry)
         .shot("03-pin-last-try-en")
         .click("Call staff")
-        .wait("staff overlay", Duration::from_secs(2), |app| app.global::<Kiosk>().get_staff_called())
+        .wait("staff overlay", Duration::from_secs(2), |app| {
+            app.global::<Kiosk>().get_staff_called()
+        })
         .shot("13-staff-call-en")
         .click("Close")
         .click("I understand, enter PIN")
@@ -185,7 +225,9 @@ fn main() -> anyhow::Result<()> {
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .shot("04-confirm-en")
-        .wait("idle countdown", Duration::from_secs(10), |app| app.global::<Kiosk>().get_idle_warning())
+        .wait("idle countdown", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_idle_warning()
+        })
         .shot("14-idle-countdown-en")
         .click("Continue")
         .click("Yes, continue")
@@ -209,7 +251,9 @@ fn main() -> anyhow::Result<()> {
         })
         .click("Submit")
         .screen(Screen::Done)
-        .wait("on-screen receipt", Duration::from_secs(10), |app| app.global::<Kiosk>().get_print_problem() == "paper-out")
+        .wait("on-screen receipt", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_print_problem() == "paper-out"
+        })
         .shot("15-error-printer-out-of-paper-en")
         .click("Finish")
         .screen(Screen::TakeCard)
@@ -221,7 +265,9 @@ fn main() -> anyhow::Result<()> {
         .screen(Screen::Welcome)
         // Card pulled out mid-session.
         .click("English")
-        .act("insert the card", move |_| c5.insert().map_err(|e| e.to_string()))
+        .act("insert the card", move |_| {
+            c5.insert().map_err(|e| e.to_string())
+        })
         .screen(Screen::Pin)
         .act("pull the card out", move |_| {
             c6.remove();
@@ -234,10 +280,19 @@ fn main() -> anyhow::Result<()> {
 
     // Both applications reach their municipality through counter-sync.
     let moroyama = &fx.municipality("113263").backend;
-    wait_until(Duration::from_secs(30), "counter-sync delivered both applications", || moroyama.received().len() == 2)?;
-    println!("Delivered to {} {}:", "113263", "毛呂山町");
+    wait_until(
+        Duration::from_secs(30),
+        "counter-sync delivered both applications",
+        || moroyama.received().len() == 2,
+    )?;
+    println!("Delivered to 113263 毛呂山町:");
     for r in moroyama.received() {
-        println!("  {}  {}  ({} answers, sealed payload opened by the municipality)", r.envelope.receipt_number, r.envelope.procedure_code, r.content.answers.len());
+        println!(
+            "  {}  {}  ({} answers, sealed payload opened by the municipality)",
+            r.envelope.receipt_number,
+            r.envelope.procedure_code,
+            r.content.answers.len()
+        );
     }
     println!("\nScreens:  {}", shots.display());
     println!("Receipts: {}", out.join("receipts").display());

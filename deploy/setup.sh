@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything Madoguchi needs to build, test and run its demo on Debian 12:
+# system packages (PC/SC with the vpcd virtual reader, fonts, Xvfb), a Rust toolchain when
+# none is present, and a running pcscd. Safe to run again.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential pkg-config curl ca-certificates
+  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools   # card reader stack + virtual reader
+  libssl-dev                                         # JWE sealing (josekit → OpenSSL)
+  libfontconfig1-dev libxkbcommon-x11-0              # Slint software renderer, X11 window
+  xvfb xauth                                         # a display for CI screenshots
+  fonts-morisawa-bizud-gothic zbar-tools             # receipts font; QR decoding in checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Rust 1.92 or newer (Slint 1.18 needs it).
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: installing Rust with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+rustc_minor=$(rustc --version | sed -E 's/rustc 1\.([0-9]+).*/\1/')
+if [ "$rustc_minor" -lt 92 ]; then
+  echo "setup: Rust $(rustc --version) is too old; Slint 1.18 needs 1.92 or newer (rustup update)" >&2
+  exit 1
+fi
+
+# pcscd with the vpcd reader (127.0.0.1:35963). Under systemd it is socket-activated;
+# elsewhere (containers, CI) start the daemon directly.
+if ! pgrep -x pcscd >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    $SUDO systemctl start pcscd.socket pcscd.service || true
+  fi
+  pgrep -x pcscd >/dev/null 2>&1 || $SUDO pcscd
+fi

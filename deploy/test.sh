@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The full test suite: formatting, lints, unit tests and the end-to-end tests against pcscd +
+# vpcd, the virtual printer, the reference backends, SQLite and the Slint testing backend.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./deploy/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+if cargo nextest --version >/dev/null 2>&1; then
+  # One process per test: Slint's event loop can only start once per process.
+  cargo nextest run --workspace --no-fail-fast
+else
+  log=$(mktemp)
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "Summary: %d passed, %d failed, %d ignored\n", p, f, i }' "$log"
+  exit "$status"
+fi

@@ -283,3 +283,28 @@ impl Drop for SyncGuard {
         }
     }
 }
+
+/// Path of a workspace binary, built on first use (the CLI tests run the real binaries).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let _lock = FileLock::acquire("madoguchi-build.lock")?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--bins",
+            "-p",
+            "kiosk-app",
+            "-p",
+            "counter-sync",
+        ])
+        .current_dir(repo_root())
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo build of the binaries failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let path = target.join("debug").join(name);
+    anyhow::ensure!(path.exists(), "{} was not built", path.display());
+    Ok(path)
+}

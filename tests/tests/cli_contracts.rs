@@ -1,0 +1,208 @@
+//! The command-line contracts technicians and later checks rely on: JSON on stdout with
+//! `--json`, a non-zero exit with a readable message on failure, stable error codes.
+
+use madoguchi_tests::harness::{
+    binary, ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions,
+};
+use madoguchi_tests::vcard::CardModel;
+use madoguchi_tests::vprinter::Mode;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Out {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+fn run(bin: &std::path::Path, config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Out {
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+#[test]
+fn kioskctl_and_counter_sync_contracts() {
+    ensure_pcscd().unwrap();
+    let kioskctl = binary("kioskctl").unwrap();
+    let sync = binary("counter-sync").unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let cfg = &fx.config_path;
+    let card = fx.card(CardModel::default());
+
+    // No card.
+    let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json["card_present"], false);
+    assert!(o.json["readers"][0]["name"]
+        .as_str()
+        .unwrap()
+        .contains("Virtual PCD"));
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("1234\n"),
+    );
+    assert_eq!(
+        (o.code, o.json["error"]["code"].as_str()),
+        (1, Some("no_card"))
+    );
+
+    // A card: status never uses up a try.
+    card.insert().unwrap();
+    wait_until(Duration::from_secs(10), "card seen", || {
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+    })
+    .unwrap();
+    let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
+    assert_eq!(o.json["card_type"], "my_number_card");
+    assert_eq!(o.json["text_pin_tries_left"], 3);
+    assert_eq!(o.json["jpki_auth_pin_tries_left"], 3);
+    card.with(|m| {
+        assert!(
+            !m.log.iter().any(|a| a.len() > 4 && a[1] == 0x20),
+            "no VERIFY with data"
+        )
+    });
+
+    // Read with a wrong, then the right PIN.
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("9999\n"),
+    );
+    assert_eq!(o.code, 1);
+    assert_eq!(o.json["error"]["code"], "wrong_pin");
+    assert_eq!(o.json["error"]["detail"]["tries_left"], 2);
+    assert!(o.stderr.contains("2 tries left"), "{}", o.stderr);
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("1234\n"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json["name"], "山田　太郎");
+    assert_eq!(o.json["address"], "埼玉県入間郡毛呂山町中央２丁目１番地");
+    assert_eq!(o.json["birth_date"], "1980-02-17");
+    assert_eq!(o.json["sex"], "1");
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("12\n"),
+    );
+    assert_eq!(
+        o.json["error"]["code"], "pin_format",
+        "a malformed PIN never reaches the card"
+    );
+
+    // An old 住基カード.
+    card.remove();
+    card.with(|m| m.token_label = "JPKIAPICCTOKEN".into());
+    card.insert().unwrap();
+    wait_until(Duration::from_secs(10), "card seen", || {
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+    })
+    .unwrap();
+    let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
+    assert_eq!(o.json["card_type"], "juki_card");
+    assert_eq!(o.json["error"]["code"], "juki_card");
+    card.remove();
+
+    // Printer.
+    let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
+    assert_eq!(
+        (o.code, o.json["ready"].as_bool()),
+        (0, Some(true)),
+        "{}",
+        o.stderr
+    );
+    let o = run(&kioskctl, cfg, &["printer", "test"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(fx.printer.jobs().len(), 1);
+    fx.printer.set_mode(Mode::PaperOut);
+    let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
+    assert_eq!(o.json["status"]["paper_out"], true);
+    assert_eq!(o.json["ready"], false);
+    let o = run(&kioskctl, cfg, &["printer", "test"], None);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("paper-out"), "{}", o.stderr);
+    assert_eq!(fx.printer.jobs().len(), 1, "nothing printed on paper out");
+    fx.printer.set_mode(Mode::Silent);
+    let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
+    assert_eq!(o.json["error"]["code"], "printer_silent");
+    fx.printer.set_mode(Mode::Ready);
+
+    // Doctor: all good, then a dead backend is named.
+    let o = run(&kioskctl, cfg, &["doctor", "--json"], None);
+    assert_eq!(
+        o.code,
+        0,
+        "{}",
+        serde_json::to_string_pretty(&o.json).unwrap()
+    );
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let dead = text.replace(
+        &fx.municipality("113271").backend.url(),
+        "http://127.0.0.1:9",
+    );
+    let dead_cfg = fx.dir.join("dead.toml");
+    std::fs::write(&dead_cfg, dead).unwrap();
+    let o = run(&kioskctl, &dead_cfg, &["doctor", "--json"], None);
+    assert_eq!(o.code, 1);
+    let failed: Vec<&str> = o.json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["backend 113271 越生町"]);
+
+    // Broken config: the file and the problem are named, exit non-zero.
+    let broken = fx.dir.join("broken.toml");
+    std::fs::write(&broken, "[kiosk\nid = 1").unwrap();
+    for (bin, args) in [
+        (&kioskctl, vec!["card", "status", "--json"]),
+        (&sync, vec!["status", "--json"]),
+    ] {
+        let o = run(bin, &broken, &args, None);
+        assert_eq!(o.code, 1);
+        assert!(o.stderr.contains("broken.toml"), "{}", o.stderr);
+    }
+
+    // counter-sync status counts per municipality and state.
+    let o = run(&sync, cfg, &["status", "--json"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let counts = o.json["counts"].as_array().unwrap();
+    assert_eq!(counts.len(), 8, "2 municipalities × 4 states");
+    assert!(counts.iter().all(|c| c["count"] == 0));
+}

@@ -72,6 +72,7 @@ pub fn wire(app: &AppWindow, session: SessionHandle) {
 
 thread_local! {
     static CURRENT_LANG: Cell<Option<Lang>> = const { Cell::new(None) };
+    static LAST_SCREEN: Cell<Option<Screen>> = const { Cell::new(None) };
 }
 
 /// Renders a view. Must run on the UI thread.
@@ -82,6 +83,13 @@ pub fn apply(app: &AppWindow, v: &View) {
         }
         CURRENT_LANG.set(Some(v.lang));
     }
+    // A new resident starts with the default text size and contrast.
+    if v.screen == Screen::Welcome && LAST_SCREEN.get() != Some(Screen::Welcome) {
+        let theme = app.global::<generated::Theme>();
+        theme.set_text_scale(1.0);
+        theme.set_high_contrast(false);
+    }
+    LAST_SCREEN.set(Some(v.screen));
     let k = app.global::<Kiosk>();
     let s = |t: &str| SharedString::from(t);
     k.set_screen(ui_screen(v.screen));

@@ -83,12 +83,16 @@ pub fn wait_until(
     what: &str,
     mut cond: impl FnMut() -> bool,
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + patience;
+    let start = Instant::now();
+    let deadline = start + patience;
     while !cond() {
         if Instant::now() > deadline {
             anyhow::bail!("timed out after {patience:?} waiting until {what}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if start.elapsed() > Duration::from_secs(1) {
+        eprintln!("waited {:?} until {what}", start.elapsed());
     }
     Ok(())
 }
@@ -284,27 +288,50 @@ impl Drop for SyncGuard {
     }
 }
 
-/// Path of a workspace binary, built on first use (the CLI tests run the real binaries).
+/// Newest modification time of the sources a binary is built from.
+fn newest_source(dir: &Path) -> std::time::SystemTime {
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return newest;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "target" && name != ".git" && name != "demo-out" {
+                newest = newest.max(newest_source(&p));
+            }
+        } else if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            Some("rs" | "slint" | "toml" | "po")
+        ) {
+            if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(m);
+            }
+        }
+    }
+    newest
+}
+
+/// Path of a workspace binary (the CLI tests run the real binaries). `deploy/test.sh` builds
+/// them first; here they are rebuilt only when a source is newer than the binary.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let _lock = FileLock::acquire("madoguchi-build.lock")?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--bins",
-            "-p",
-            "kiosk-app",
-            "-p",
-            "counter-sync",
-        ])
-        .current_dir(repo_root())
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo build of the binaries failed");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
     let path = target.join("debug").join(name);
+    let fresh = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|built| built >= newest_source(&repo_root()));
+    if !fresh {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .current_dir(repo_root())
+            .status()?;
+        anyhow::ensure!(status.success(), "cargo build of the binaries failed");
+    }
     anyhow::ensure!(path.exists(), "{} was not built", path.display());
     Ok(path)
 }

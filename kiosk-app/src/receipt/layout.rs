@@ -67,19 +67,34 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Wraps by East-Asian display width (full-width = 2 columns).
+/// Wraps by East-Asian display width (full-width = 2 columns). Latin words are not split
+/// unless one is longer than a line; CJK text breaks anywhere.
 pub fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let width = |s: &str| s.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
     let mut lines = vec![];
     let mut line = String::new();
-    let mut width = 0;
     for c in text.chars() {
         let w = c.width().unwrap_or(0);
-        if width + w > cols && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            width = 0;
+        if width(&line) + w > cols && !line.is_empty() {
+            if c == ' ' {
+                lines.push(std::mem::take(&mut line).trim_end().to_owned());
+                continue;
+            }
+            // Move an unfinished Latin word to the next line.
+            let cut = line
+                .rfind(' ')
+                .filter(|_| c.is_ascii_alphanumeric() || c.is_ascii_punctuation());
+            match cut {
+                Some(i) if line[i + 1..].chars().all(|ch| ch.is_ascii()) => {
+                    let tail = line[i + 1..].to_owned();
+                    line.truncate(i);
+                    lines.push(std::mem::take(&mut line).trim_end().to_owned());
+                    line = tail;
+                }
+                _ => lines.push(std::mem::take(&mut line)),
+            }
         }
         line.push(c);
-        width += w;
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
@@ -310,5 +325,15 @@ mod tests {
         assert_eq!(wrap("あいうえお", 4), vec!["あい", "うえ", "お"]);
         assert_eq!(wrap("abcdef", 4), vec!["abcd", "ef"]);
         assert_eq!(wrap("", 4), vec![""]);
+        assert_eq!(wrap("hello world foo", 8), vec!["hello", "world", "foo"]);
+        assert_eq!(
+            wrap("Procedure: certificate", 12),
+            vec!["Procedure:", "certificate"]
+        );
+        assert_eq!(
+            wrap("abcdefghij", 4),
+            vec!["abcd", "efgh", "ij"],
+            "an overlong word is split"
+        );
     }
 }

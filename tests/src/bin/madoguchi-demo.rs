@@ -109,14 +109,7 @@ fn main() -> anyhow::Result<()> {
     let app = AppWindow::new()?;
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
     let _session = start_session(&app, &fx.config)?;
-    let (c1, c2, c3, c4, c5, c6) = (
-        card.clone(),
-        card.clone(),
-        card.clone(),
-        card.clone(),
-        card.clone(),
-        card.clone(),
-    );
+    let [c1, c2, c3, c4, c5, c6, c7, c8] = std::array::from_fn(|_| card.clone());
     let printer = fx.printer.clone();
     let resize = |w: u32, h: u32| {
         move |app: &AppWindow| {
@@ -245,6 +238,34 @@ fn main() -> anyhow::Result<()> {
         .click("Next")
         .screen(Screen::Review)
         .shot("10-review-en")
+        .click("Submit")
+        .screen(Screen::Done)
+        .wait("printed", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_printed()
+        })
+        .shot("11-done-en")
+        .click("Finish")
+        .screen(Screen::TakeCard)
+        .shot("12-take-card-en")
+        .act("take the card", move |_| {
+            c4.remove();
+            Ok(())
+        })
+        .screen(Screen::Welcome)
+        // The printer runs out of paper: the receipt is shown on screen and staff are alerted.
+        .click("English")
+        .act("insert the card", move |_| {
+            c7.insert().map_err(|e| e.to_string())
+        })
+        .screen(Screen::Pin)
+        .clicks(&["1", "2", "3", "4", "OK"])
+        .screen(Screen::Confirm)
+        .clicks(&["Yes, continue", "Next"])
+        .screen(Screen::Procedures)
+        .click("Request a seal registration certificate (印鑑登録証明書)")
+        .screen(Screen::Question)
+        .clicks(&["Next", "Inheritance", "Next"])
+        .screen(Screen::Review)
         .act("printer runs out of paper", move |_| {
             printer.set_mode(Mode::PaperOut);
             Ok(())
@@ -257,9 +278,8 @@ fn main() -> anyhow::Result<()> {
         .shot("15-error-printer-out-of-paper-en")
         .click("Finish")
         .screen(Screen::TakeCard)
-        .shot("12-take-card-en")
         .act("take the card", move |_| {
-            c4.remove();
+            c8.remove();
             Ok(())
         })
         .screen(Screen::Welcome)
@@ -282,8 +302,8 @@ fn main() -> anyhow::Result<()> {
     let moroyama = &fx.municipality("113263").backend;
     wait_until(
         Duration::from_secs(30),
-        "counter-sync delivered both applications",
-        || moroyama.received().len() == 2,
+        "counter-sync delivered the three applications",
+        || moroyama.received().len() == 3,
     )?;
     println!("Delivered to 113263 毛呂山町:");
     for r in moroyama.received() {

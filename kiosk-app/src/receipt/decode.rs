@@ -87,19 +87,26 @@ struct State {
     qr_module: u8,
 }
 
+impl State {
+    /// The printer's state after `ESC @`.
+    fn new() -> Self {
+        State {
+            width: 1,
+            height: 1,
+            bold: false,
+            align: 0,
+            kanji: false,
+            line: vec![],
+            qr_data: vec![],
+            qr_module: 3,
+        }
+    }
+}
+
 /// Decodes a whole job.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut out = Decoded::default();
-    let mut s = State {
-        width: 1,
-        height: 1,
-        bold: false,
-        align: 0,
-        kanji: false,
-        line: vec![],
-        qr_data: vec![],
-        qr_module: 3,
-    };
+    let mut s = State::new();
     let mut i = 0;
     let need = |i: usize, n: usize| {
         if i + n <= bytes.len() {
@@ -125,20 +132,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                 match bytes[i + 1] {
                     b'@' => {
                         flush(&mut s, &mut out, false);
-                        s = State {
-                            line: vec![],
-                            qr_data: vec![],
-                            ..State {
-                                width: 1,
-                                height: 1,
-                                bold: false,
-                                align: 0,
-                                kanji: false,
-                                line: vec![],
-                                qr_data: vec![],
-                                qr_module: 3,
-                            }
-                        };
+                        s = State::new();
                         i += 2;
                     }
                     b'2' => i += 2,

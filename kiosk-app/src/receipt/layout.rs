@@ -85,7 +85,7 @@ pub fn wrap(text: &str, cols: usize) -> Vec<String> {
                 .rfind(' ')
                 .filter(|_| c.is_ascii_alphanumeric() || c.is_ascii_punctuation());
             match cut {
-                Some(i) if line[i + 1..].chars().all(|ch| ch.is_ascii()) => {
+                Some(i) if line[i + 1..].is_ascii() => {
                     let tail = line[i + 1..].to_owned();
                     line.truncate(i);
                     lines.push(std::mem::take(&mut line).trim_end().to_owned());

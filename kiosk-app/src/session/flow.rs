@@ -122,7 +122,7 @@ impl Flow {
             lang: default_lang,
             screen: Screen::Welcome,
             card: CardState::Unknown,
-            pin: Secret::new(Vec::new()),
+            pin: Secret::new(Vec::with_capacity(4)),
             pin_wrong: false,
             last_try_confirmed: false,
             identity: None,
@@ -179,7 +179,7 @@ impl Flow {
 
     /// Drops everything personal and returns to the welcome screen.
     fn wipe(&mut self, to: Screen, now: Now, fx: &mut Vec<Effect>) {
-        self.pin = Secret::new(Vec::new());
+        self.pin = Secret::new(Vec::with_capacity(4));
         self.pin_wrong = false;
         self.last_try_confirmed = false;
         self.identity = None;
@@ -244,7 +244,7 @@ impl Flow {
             }
             (S::Pin, Intent::PinSubmit) => {
                 if let Ok(pin) = Pin::new_4_digits(self.pin.expose()) {
-                    self.pin = Secret::new(Vec::new());
+                    self.pin = Secret::new(Vec::with_capacity(4));
                     self.go(S::ReadingData, now);
                     fx.push(Effect::ReadCard(pin));
                 }

@@ -8,7 +8,7 @@ use clap::Parser;
 use kiosk_app::ui::generated::Screen;
 use kiosk_app::ui::{start_session, AppWindow, Kiosk};
 use madoguchi_tests::driver::{init_headless, Script};
-use madoguchi_tests::harness::{ensure_pcscd, wait_until, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions};
 use madoguchi_tests::vcard::CardModel;
 use madoguchi_tests::vprinter::Mode;
 use slint::ComponentHandle;
@@ -59,6 +59,8 @@ fn main() -> anyhow::Result<()> {
         std::fs::remove_dir_all(out.join("run"))?;
     }
     ensure_pcscd()?;
+    // The one vpcd slot is shared with the tests.
+    let _slot = FileLock::acquire("madoguchi-vcard.lock")?;
     let fx = Fixture::new(FixtureOptions {
         dir: Some(out.join("run")),
         idle_warning_secs: if headless { 4 } else { 45 },
@@ -110,7 +112,9 @@ fn main() -> anyhow::Result<()> {
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
     let _session = start_session(&app, &fx.config)?;
     let [c1, c2, c3, c4, c5, c6, c7, c8] = std::array::from_fn(|_| card.clone());
-    let printer = fx.printer.clone();
+    let [e1, e2, e3, e4, e5, e6] = std::array::from_fn(|_| card.clone());
+    let (slow_printer, fast_printer, paper_printer) =
+        (fx.printer.clone(), fx.printer.clone(), fx.printer.clone());
     let resize = |w: u32, h: u32| {
         move |app: &AppWindow| {
             app.window().set_size(slint::PhysicalSize::new(w, h));
@@ -134,16 +138,37 @@ fn main() -> anyhow::Result<()> {
             c1.insert().map_err(|e| e.to_string())
         })
         .screen(Screen::Pin)
-        .clicks(&["1", "2"])
+        .clicks(&["9", "9"])
         .shot("03-pin-ja")
         .act("1920x1080", resize(1920, 1080))
         .shot("03-pin-ja-1920x1080")
         .act("1280x800", resize(1280, 800))
         .shot("03-pin-ja-1280x800")
         .act("1080x1920", resize(1080, 1920))
-        .clicks(&["3", "4", "確定"])
+        .clicks(&["9", "9", "確定"])
+        .wait("wrong PIN", Duration::from_secs(5), |app| {
+            app.global::<Kiosk>().get_pin_wrong()
+        })
+        .shot("03-pin-wrong-ja")
+        .clicks(&["9", "9", "9", "9", "確定"])
+        .screen(Screen::PinLastTry)
+        .shot("03-pin-last-try-ja")
+        .click("職員を呼ぶ")
+        .wait("staff overlay", Duration::from_secs(2), |app| {
+            app.global::<Kiosk>().get_staff_called()
+        })
+        .shot("13-staff-call-ja")
+        .click("閉じる")
+        .click("わかりました。入力します")
+        .screen(Screen::Pin)
+        .clicks(&["1", "2", "3", "4", "確定"])
         .screen(Screen::Confirm)
         .shot("04-confirm-ja")
+        .wait("idle countdown", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_idle_warning()
+        })
+        .shot("14-idle-countdown-ja")
+        .click("続ける")
         .click("はい、次へ")
         .screen(Screen::Municipality)
         .shot("05-municipality-ja")
@@ -170,12 +195,22 @@ fn main() -> anyhow::Result<()> {
         .click("次へ")
         .screen(Screen::Review)
         .shot("10-review-ja")
+        .act("a slow printer, to see the submitting screen", move |_| {
+            slow_printer.state.lock().unwrap().slow = Duration::from_secs(2);
+            Ok(())
+        })
         .click("申請する")
+        .screen(Screen::Submitting)
+        .shot("10-submitting-ja")
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
             app.global::<Kiosk>().get_printed()
         })
         .shot("11-done-ja")
+        .act("printer back to normal speed", move |_| {
+            fast_printer.state.lock().unwrap().slow = Duration::ZERO;
+            Ok(())
+        })
         .click("終了")
         .screen(Screen::TakeCard)
         .shot("12-take-card-ja")
@@ -267,7 +302,7 @@ fn main() -> anyhow::Result<()> {
         .clicks(&["Next", "Inheritance", "Next"])
         .screen(Screen::Review)
         .act("printer runs out of paper", move |_| {
-            printer.set_mode(Mode::PaperOut);
+            paper_printer.set_mode(Mode::PaperOut);
             Ok(())
         })
         .click("Submit")
@@ -295,7 +330,55 @@ fn main() -> anyhow::Result<()> {
         })
         .screen(Screen::CardRemoved)
         .shot("16-card-removed-en")
-        .screen(Screen::Welcome);
+        .screen(Screen::Welcome)
+        // A resident of a municipality that does not take part.
+        .act("a Sakado resident's card", move |_| {
+            e1.with(|m| m.holder.address = "埼玉県坂戸市千代田一丁目１番１号".into());
+            e1.insert().map_err(|e| e.to_string())
+        })
+        .screen(Screen::Pin)
+        .clicks(&["1", "2", "3", "4", "確定"])
+        .screen(Screen::Confirm)
+        .click("はい、次へ")
+        .screen(Screen::NotParticipating)
+        .shot("17-not-participating-ja")
+        .act("take the card", move |_| {
+            e2.remove();
+            Ok(())
+        })
+        .screen(Screen::CardRemoved)
+        .shot("16-card-removed-ja")
+        .click("OK")
+        .screen(Screen::Welcome)
+        // An old 住基カード.
+        .act("a Juki card", move |_| {
+            e3.with(|m| m.token_label = "JPKIAPICCTOKEN".into());
+            e3.insert().map_err(|e| e.to_string())
+        })
+        .screen(Screen::Error)
+        .shot("18-error-juki-card-ja")
+        .act("take it out", move |_| {
+            e4.remove();
+            e4.with(|m| {
+                m.token_label = "JPKIAPICCTOKEN2".into();
+                m.text_tries = 0;
+            });
+            Ok(())
+        })
+        .screen(Screen::CardRemoved)
+        .click("OK")
+        .screen(Screen::Welcome)
+        // A card whose PIN is locked.
+        .act("a locked card", move |_| {
+            e5.insert().map_err(|e| e.to_string())
+        })
+        .screen(Screen::PinLocked)
+        .shot("19-pin-locked-ja")
+        .act("take it out", move |_| {
+            e6.remove();
+            Ok(())
+        })
+        .screen(Screen::CardRemoved);
     script.run(&app).map_err(|e| anyhow::anyhow!(e))?;
 
     // Both applications reach their municipality through counter-sync.

@@ -327,7 +327,7 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if !fresh {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--workspace", "--bins"])
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
             .current_dir(repo_root())
             .status()?;
         anyhow::ensure!(status.success(), "cargo build of the binaries failed");

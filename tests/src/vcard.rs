@@ -32,6 +32,67 @@ impl Default for Holder {
     }
 }
 
+/// The card's JPKI user-authentication key and certificate, issued by a test CA.
+#[derive(Debug)]
+pub struct TestPki {
+    pub ca_cert_der: Vec<u8>,
+    pub auth_cert_der: Vec<u8>,
+    pub auth_key: openssl::rsa::Rsa<openssl::pkey::Private>,
+}
+
+impl TestPki {
+    /// One RSA-2048 CA and one RSA-2048 user key per process (key generation is slow).
+    pub fn shared() -> Arc<TestPki> {
+        static PKI: std::sync::OnceLock<Arc<TestPki>> = std::sync::OnceLock::new();
+        PKI.get_or_init(|| Arc::new(Self::generate().expect("test PKI")))
+            .clone()
+    }
+
+    fn generate() -> Result<TestPki, openssl::error::ErrorStack> {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::hash::MessageDigest;
+        use openssl::pkey::PKey;
+        use openssl::rsa::Rsa;
+        use openssl::x509::{X509Name, X509};
+        let name = |cn: &str| -> Result<X509Name, openssl::error::ErrorStack> {
+            let mut n = X509Name::builder()?;
+            n.append_entry_by_text("C", "JP")?;
+            n.append_entry_by_text("CN", cn)?;
+            Ok(n.build())
+        };
+        let ca_key = PKey::from_rsa(Rsa::generate(2048)?)?;
+        let auth_rsa = Rsa::generate(2048)?;
+        let auth_key = PKey::from_rsa(auth_rsa.clone())?;
+        let cert = |subject: &X509Name,
+                    key: &PKey<openssl::pkey::Private>,
+                    serial: u32|
+         -> Result<X509, openssl::error::ErrorStack> {
+            let mut b = X509::builder()?;
+            b.set_version(2)?;
+            let serial = BigNum::from_u32(serial)?.to_asn1_integer()?;
+            b.set_serial_number(&serial)?;
+            b.set_subject_name(subject)?;
+            let issuer = name("Madoguchi Test JPKI CA")?;
+            b.set_issuer_name(&issuer)?;
+            b.set_pubkey(key)?;
+            let (from, to) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(365)?);
+            b.set_not_before(&from)?;
+            b.set_not_after(&to)?;
+            b.sign(&ca_key, MessageDigest::sha256())?;
+            Ok(b.build())
+        };
+        let ca = cert(&name("Madoguchi Test JPKI CA")?, &ca_key, 1)?;
+        // The real auth certificate carries only an opaque serial-like CN, never a name.
+        let auth = cert(&name("0123456789ABCDEF")?, &auth_key, 2)?;
+        Ok(TestPki {
+            ca_cert_der: ca.to_der()?,
+            auth_cert_der: auth.to_der()?,
+            auth_key: auth_rsa,
+        })
+    }
+}
+
 /// What to do at a given APDU (counted from 1 across the card's life).
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -61,6 +122,7 @@ pub struct CardModel {
     /// Every command received, in order (VERIFY data included: this is a test double).
     pub log: Vec<Vec<u8>>,
     pub faults: Vec<(usize, Fault)>,
+    pub pki: Arc<TestPki>,
     df: Df,
     ef: Option<u16>,
     verified: HashSet<u16>,
@@ -79,6 +141,7 @@ impl Default for CardModel {
             apdu_count: 0,
             log: vec![],
             faults: vec![],
+            pki: TestPki::shared(),
             df: Df::None,
             ef: None,
             verified: HashSet::new(),
@@ -114,6 +177,8 @@ impl CardModel {
                 ))
             }
             (Df::Text, 0x0001) => Some(b"\xFF\x10\x0C123456789018\xFF\xFF".to_vec()),
+            (Df::Jpki, 0x000A) => Some(self.pki.auth_cert_der.clone()),
+            (Df::Jpki, 0x000B) => Some(self.pki.ca_cert_der.clone()),
             _ => None,
         }
     }
@@ -123,7 +188,7 @@ impl CardModel {
     }
 
     fn exists(&self, fid: u16) -> bool {
-        self.file(fid).is_some() || self.pin_ef(fid)
+        self.file(fid).is_some() || self.pin_ef(fid) || (self.df == Df::Jpki && fid == 0x0017)
     }
 
     fn needs(&self, fid: u16) -> Option<u16> {
@@ -232,6 +297,35 @@ impl CardModel {
                 } else {
                     *tries -= 1;
                     sw(0x63C0 | *tries as u16)
+                }
+            }
+            (0x80, 0x2A) => {
+                if p1 != 0x00 {
+                    return sw(0x6A86);
+                }
+                if self.df != Df::Jpki
+                    || self.ef != Some(0x0017)
+                    || !self.verified.contains(&0x0018)
+                {
+                    return sw(0x6982);
+                }
+                let Some((&lc, rest)) = body.split_first() else {
+                    return sw(0x6700);
+                };
+                if rest.len() != lc as usize + 1 || lc == 0 || lc > 245 {
+                    return sw(0x6700);
+                }
+                let mut out = vec![0u8; 256];
+                match self.pki.auth_key.private_encrypt(
+                    &rest[..lc as usize],
+                    &mut out,
+                    openssl::rsa::Padding::PKCS1,
+                ) {
+                    Ok(256) => {
+                        out.extend(sw(0x9000));
+                        out
+                    }
+                    _ => sw(0x6F00),
                 }
             }
             _ => sw(0x6D00),
@@ -399,6 +493,44 @@ mod tests {
         );
         assert_eq!(c.process(&[0x00, 0xCA, 0x00, 0x00, 0x00]), vec![0x6D, 0x00]);
         assert_eq!(c.process(&[0x0C, 0xA4, 0x04, 0x0C]), vec![0x68, 0x82]);
+    }
+
+    #[test]
+    fn jpki_signature_verifies_against_the_certificate() {
+        let mut c = CardModel::default();
+        let pin = Pin::new_4_digits(b"1234").unwrap();
+        let ev = ops::jpki_authenticate(&mut c, &pin, b"application document").unwrap();
+        assert_eq!(ev.certificate, c.pki.auth_cert_der);
+        assert!(verify(
+            &ev.certificate,
+            b"application document",
+            &ev.signature
+        ));
+        assert!(!verify(&ev.certificate, b"another document", &ev.signature));
+        // Without the PIN the key refuses to sign.
+        c.reset();
+        c.process(&kiosk_app::card::apdu::select_df(&AID_JPKI));
+        c.process(&kiosk_app::card::apdu::select_ef(0x0017));
+        assert_eq!(
+            c.process(&kiosk_app::card::apdu::jpki_sign(&[1; 51])),
+            vec![0x69, 0x82]
+        );
+        // A wrong auth PIN costs the JPKI counter only.
+        let wrong = Pin::new_4_digits(b"0000").unwrap();
+        assert_eq!(
+            ops::jpki_authenticate(&mut c, &wrong, b"x").unwrap_err(),
+            CardError::WrongPin { tries_left: 2 }
+        );
+        assert_eq!((c.auth_tries, c.text_tries), (2, 3));
+    }
+
+    pub fn verify(cert_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let cert = openssl::x509::X509::from_der(cert_der).unwrap();
+        let key = cert.public_key().unwrap();
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        v.update(message).unwrap();
+        v.verify(signature).unwrap_or(false)
     }
 
     #[test]

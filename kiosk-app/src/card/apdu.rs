@@ -10,6 +10,10 @@ pub const AID_TEXT: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 
 pub const EF_JPKI_TOKEN: u16 = 0x0006;
 /// JPKI user-authentication PIN.
 pub const EF_JPKI_AUTH_PIN: u16 = 0x0018;
+/// JPKI user-authentication certificate (free to read on a physical card).
+pub const EF_JPKI_AUTH_CERT: u16 = 0x000A;
+/// JPKI user-authentication private key (signs after EF 0018 is verified).
+pub const EF_JPKI_AUTH_KEY: u16 = 0x0017;
 /// 券面事項入力補助 PIN.
 pub const EF_TEXT_PIN: u16 = 0x0011;
 /// Basic 4 attributes. (EF 0001, the My Number, is never selected.)
@@ -48,6 +52,21 @@ pub fn verify(pin: &[u8]) -> Zeroizing<Vec<u8>> {
     v.extend_from_slice(pin);
     v
 }
+
+/// JPKI signature with the selected key: PKCS#1 v1.5 over the given DigestInfo (`80 2A 00 80`).
+pub fn jpki_sign(digest_info: &[u8]) -> Vec<u8> {
+    assert!(!digest_info.is_empty() && digest_info.len() <= 245);
+    let mut v = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
+    v.extend_from_slice(digest_info);
+    v.push(0x00);
+    v
+}
+
+/// DER prefix of a SHA-256 DigestInfo; append the 32-byte hash.
+pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
 
 /// A response split into data and status word.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! a locked PIN is never tried, and each PIN is tried on exactly one application.
 
 use super::apdu::{
-    self, Response, AID_JPKI, AID_TEXT, EF_JPKI_AUTH_PIN, EF_JPKI_TOKEN, EF_TEXT_BASIC4,
-    EF_TEXT_PIN,
+    self, Response, AID_JPKI, AID_TEXT, EF_JPKI_AUTH_CERT, EF_JPKI_AUTH_KEY, EF_JPKI_AUTH_PIN,
+    EF_JPKI_TOKEN, EF_TEXT_BASIC4, EF_TEXT_PIN,
 };
 use super::basic4::{self, Basic4};
 use super::{CardError, CardTransport};
@@ -69,11 +69,7 @@ pub fn text_pin_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
 
 /// Tries left of the JPKI user-authentication PIN.
 pub fn jpki_auth_pin_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
-    let r = send(t, &apdu::select_df(&AID_JPKI))?;
-    if r.sw == 0x6A82 {
-        return Err(CardError::UnsupportedCard);
-    }
-    r.ok("SELECT JPKI")?;
+    select_jpki(t)?;
     send(t, &apdu::select_ef(EF_JPKI_AUTH_PIN))?.ok("SELECT JPKI auth PIN")?;
     query_tries(t)
 }
@@ -107,29 +103,82 @@ pub fn read_basic4(t: &mut dyn CardTransport, pin: &Pin) -> Result<Basic4, CardE
     if query_tries(t)? == 0 {
         return Err(CardError::PinLocked);
     }
-    let r = send(t, &apdu::verify(pin.as_bytes()))?;
-    match r.sw {
-        apdu::SW_OK => {}
-        0x6984 | 0x63C0 => return Err(CardError::PinLocked),
-        sw if apdu::tries_in(sw).is_some() => {
-            return Err(CardError::WrongPin {
-                tries_left: (sw & 0xF) as u8,
-            })
-        }
-        sw => {
-            return Err(CardError::CardStatus {
-                operation: "VERIFY".into(),
-                sw,
-            })
-        }
-    }
+    verify_selected(t, pin)?;
     send(t, &apdu::select_ef(EF_TEXT_BASIC4))?.ok("SELECT basic-4")?;
     let file = read_whole(t)?;
     basic4::parse(&file)
 }
 
+/// The JPKI user-authentication certificate (DER): its length comes from the DER header.
+pub fn read_auth_certificate(t: &mut dyn CardTransport) -> Result<Vec<u8>, CardError> {
+    select_jpki(t)?;
+    send(t, &apdu::select_ef(EF_JPKI_AUTH_CERT))?.ok("SELECT auth certificate")?;
+    read_whole(t)
+}
+
+/// Identity evidence for a procedure: the user-authentication certificate and a signature
+/// over `document` (SHA-256, PKCS#1 v1.5) made by the card with the 利用者証明用 PIN.
+#[derive(Debug, Clone)]
+pub struct JpkiEvidence {
+    pub certificate: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// Verifies the 利用者証明用 PIN (after checking the tries) and signs `document` with the
+/// user-authentication key. Tries only this PIN, only once.
+pub fn jpki_authenticate(
+    t: &mut dyn CardTransport,
+    pin: &Pin,
+    document: &[u8],
+) -> Result<JpkiEvidence, CardError> {
+    use sha2::Digest;
+    let certificate = read_auth_certificate(t)?;
+    send(t, &apdu::select_ef(EF_JPKI_AUTH_PIN))?.ok("SELECT JPKI auth PIN")?;
+    if query_tries(t)? == 0 {
+        return Err(CardError::PinLocked);
+    }
+    verify_selected(t, pin)?;
+    send(t, &apdu::select_ef(EF_JPKI_AUTH_KEY))?.ok("SELECT auth key")?;
+    let mut digest_info = apdu::SHA256_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&sha2::Sha256::digest(document));
+    let signature = send(t, &apdu::jpki_sign(&digest_info))?.ok("SIGN")?;
+    if signature.len() != 256 {
+        return Err(CardError::Malformed {
+            detail: format!("signature of {} bytes, expected 256", signature.len()),
+        });
+    }
+    Ok(JpkiEvidence {
+        certificate,
+        signature,
+    })
+}
+
+fn select_jpki(t: &mut dyn CardTransport) -> Result<(), CardError> {
+    let r = send(t, &apdu::select_df(&AID_JPKI))?;
+    if r.sw == 0x6A82 {
+        return Err(CardError::UnsupportedCard);
+    }
+    r.ok("SELECT JPKI").map(drop)
+}
+
+/// VERIFY on the selected PIN EF, mapping the status words of a wrong or locked PIN.
+fn verify_selected(t: &mut dyn CardTransport, pin: &Pin) -> Result<(), CardError> {
+    let r = send(t, &apdu::verify(pin.as_bytes()))?;
+    match r.sw {
+        apdu::SW_OK => Ok(()),
+        0x6984 | 0x63C0 | 0x6983 => Err(CardError::PinLocked),
+        sw if apdu::tries_in(sw).is_some() => Err(CardError::WrongPin {
+            tries_left: (sw & 0xF) as u8,
+        }),
+        sw => Err(CardError::CardStatus {
+            operation: "VERIFY".into(),
+            sw,
+        }),
+    }
+}
+
 /// Largest file the kiosk will read (a defence against a lying length field).
-const MAX_FILE: usize = 4096;
+const MAX_FILE: usize = 8192;
 
 /// Reads a BER-encoded EF from offset 0: first chunk of 256 bytes, then the rest as the
 /// header says, in chunks of at most 256 bytes.

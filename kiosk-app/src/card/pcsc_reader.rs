@@ -33,6 +33,12 @@ impl CardTransport for PcscCard {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
         let mut buf = zeroize::Zeroizing::new([0u8; 258]);
         let answer = self.0.transmit(apdu, &mut buf[..]).map_err(map_err)?;
+        if answer.len() < 2 {
+            // Seen when the card leaves mid-command: end the operation, the watcher reports it.
+            return Err(CardError::Reader {
+                detail: "the reader returned no status word".into(),
+            });
+        }
         Ok(answer.to_vec())
     }
 }

@@ -1,0 +1,230 @@
+//! The card module over real PC/SC (pcscd + vpcd + the virtual card): JPKI user
+//! authentication, the APDU budget of the basic-4 read, each status word of a wrong or
+//! locked PIN, broken answers, a card pulled out in the middle of a read, and a pcscd restart.
+
+use kiosk_app::card::ops::{self, CardKind};
+use kiosk_app::card::pcsc_reader::{with_card, CardEvent, CardService};
+use kiosk_app::card::CardError;
+use kiosk_app::secret::Pin;
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, VPCD_PORT};
+use madoguchi_tests::vcard::{CardModel, Fault, VirtualCard};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const READER: Option<&str> = Some("Virtual PCD 00 00");
+
+fn pin(p: &str) -> Pin {
+    Pin::new_4_digits(p.as_bytes()).unwrap()
+}
+
+fn inserted(model: CardModel) -> VirtualCard {
+    let card = VirtualCard::new(VPCD_PORT, model);
+    card.insert().unwrap();
+    wait_until(Duration::from_secs(10), "pcscd sees the card", || {
+        with_card(READER, |_| Ok(())).is_ok()
+    })
+    .unwrap();
+    card
+}
+
+fn verify(cert_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let cert = openssl::x509::X509::from_der(cert_der).unwrap();
+    let key = cert.public_key().unwrap();
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    v.update(message).unwrap();
+    v.verify(signature).unwrap_or(false)
+}
+
+#[test]
+fn card_module_over_pcsc() {
+    ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+
+    // Reader with no card.
+    assert_eq!(
+        with_card(READER, |_| Ok(())).unwrap_err(),
+        CardError::NoCard
+    );
+
+    // Identify and read with 6 APDUs, tries query included.
+    let card = inserted(CardModel::default());
+    let before = card.with(|m| m.apdu_count);
+    let b = with_card(READER, |t| ops::read_basic4(t, &pin("1234"))).unwrap();
+    assert_eq!(b.name.expose(), "山田　太郎");
+    assert_eq!(
+        card.with(|m| m.apdu_count) - before,
+        6,
+        "basic-4 read APDU budget"
+    );
+    let before = card.with(|m| m.apdu_count);
+    assert_eq!(
+        with_card(READER, ops::identify).unwrap(),
+        CardKind::MyNumberCard
+    );
+    assert_eq!(with_card(READER, ops::text_pin_tries).unwrap(), 3);
+    assert_eq!(
+        card.with(|m| m.apdu_count) - before,
+        6,
+        "insertion probe: identify (3) + tries (3)"
+    );
+
+    // JPKI user authentication: certificate read in ≤256-byte chunks, signature verifies.
+    let doc = "申請書 K01-261121-0001".as_bytes();
+    let ev = with_card(READER, |t| ops::jpki_authenticate(t, &pin("1234"), doc)).unwrap();
+    assert!(
+        ev.certificate.len() > 256,
+        "the certificate needs several READ BINARY chunks"
+    );
+    assert!(
+        verify(&ev.certificate, doc, &ev.signature),
+        "signature verifies against the card's certificate"
+    );
+    card.with(|m| {
+        assert!(
+            m.log.iter().all(|a| a.len() <= 5 + 255 + 1),
+            "short APDUs only"
+        );
+        assert!(
+            m.log.iter().filter(|a| a[1] == 0xB0).all(|a| a.len() == 5),
+            "READ BINARY with short Le"
+        );
+    });
+
+    // Wrong PIN: 63C2, 63C1, then 63C0 locks; afterwards 6984 and no VERIFY is even sent.
+    assert_eq!(
+        with_card(READER, |t| ops::read_basic4(t, &pin("0000"))).unwrap_err(),
+        CardError::WrongPin { tries_left: 2 }
+    );
+    assert_eq!(
+        with_card(READER, |t| ops::read_basic4(t, &pin("0000"))).unwrap_err(),
+        CardError::WrongPin { tries_left: 1 }
+    );
+    assert_eq!(
+        with_card(READER, |t| ops::read_basic4(t, &pin("0000"))).unwrap_err(),
+        CardError::PinLocked
+    );
+    let verifies = card.with(|m| m.log.iter().filter(|a| a.len() > 4 && a[1] == 0x20).count());
+    assert_eq!(
+        with_card(READER, |t| ops::read_basic4(t, &pin("1234"))).unwrap_err(),
+        CardError::PinLocked
+    );
+    assert_eq!(
+        card.with(|m| m.log.iter().filter(|a| a.len() > 4 && a[1] == 0x20).count()),
+        verifies,
+        "locked: no VERIFY"
+    );
+    assert_eq!(
+        with_card(READER, ops::jpki_auth_pin_tries).unwrap(),
+        3,
+        "the JPKI counter is separate"
+    );
+    card.with(|m| m.text_tries = 3);
+
+    // Status words and broken answers injected at the n-th APDU of the next read
+    // (1 SELECT AP, 2 SELECT PIN, 3 tries, 4 VERIFY, 5 SELECT EF, 6 READ).
+    let cases: Vec<(usize, Vec<u8>, &str)> = vec![
+        (4, vec![0x69, 0x84], "pin_locked"),
+        (4, vec![0x63, 0xC0], "pin_locked"),
+        (5, vec![0x69, 0x82], "card_status"),
+        (1, vec![0x6A, 0x82], "no_text_ap"),
+        (6, vec![0x6D, 0x00], "card_status"),
+        (6, vec![0x67, 0x00], "card_status"),
+        (
+            6,
+            vec![0xFF, 0x20, 0x40, 0xDF, 0x21, 0x90, 0x00],
+            "malformed_response",
+        ),
+        (
+            6,
+            vec![0xFF, 0x20, 0x84, 0xFF, 0xFF, 0xFF, 0xFF, 0x90, 0x00],
+            "malformed_response",
+        ),
+        (6, vec![0x90], "reader_error"), // no status word at all
+    ];
+    for (at, answer, code) in cases {
+        card.with(|m| {
+            let n = m.apdu_count;
+            m.faults.push((n + at, Fault::Answer(answer.clone())));
+        });
+        let err = with_card(READER, |t| ops::read_basic4(t, &pin("1234"))).unwrap_err();
+        assert_eq!(err.code(), code, "answer {answer:02X?} at APDU {at}: {err}");
+        card.with(|m| m.faults.clear());
+    }
+    assert_eq!(
+        card.with(|m| m.text_tries),
+        3,
+        "injected answers cost no real try"
+    );
+
+    // The card service: insertion, a card pulled out in the middle of a read, pcscd restart.
+    let (tx, rx) = mpsc::channel();
+    let service = CardService::spawn(READER.map(String::from), move |e| {
+        let _ = tx.send(e);
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no card event: {what}"))
+    };
+    let mut ev = next("first state");
+    while !matches!(ev, CardEvent::Inserted { .. }) {
+        ev = next("inserted");
+    }
+    assert!(
+        matches!(
+            ev,
+            CardEvent::Inserted {
+                kind: CardKind::MyNumberCard,
+                text_pin_tries: Some(3),
+                error: None
+            }
+        ),
+        "{ev:?}"
+    );
+    card.with(|m| {
+        let n = m.apdu_count;
+        m.faults.push((n + 6, Fault::Remove)); // pulled out on the READ BINARY
+    });
+    service.send(kiosk_app::card::pcsc_reader::CardCommand::ReadBasic4(pin(
+        "1234",
+    )));
+    let mut got_read = false;
+    let mut got_removed = false;
+    while !(got_read && got_removed) {
+        match next("read result and removal") {
+            CardEvent::Read(r) => {
+                let err = r.expect_err("no identity from a half-read card");
+                assert!(
+                    matches!(
+                        err,
+                        CardError::CardRemoved | CardError::NoCard | CardError::Reader { .. }
+                    ),
+                    "{err:?}"
+                );
+                got_read = true;
+            }
+            CardEvent::Removed => got_removed = true,
+            _ => {}
+        }
+    }
+
+    // pcscd goes away and comes back: the service reports it and recovers without a restart.
+    let killed = std::process::Command::new("pkill")
+        .args(["-x", "pcscd"])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    loop {
+        if let CardEvent::ReaderProblem(_) = next("pcscd gone") {
+            break;
+        }
+    }
+    ensure_pcscd().unwrap();
+    card.insert().unwrap();
+    loop {
+        if let CardEvent::Inserted { kind, .. } = next("card back after pcscd restart") {
+            assert_eq!(kind, CardKind::MyNumberCard);
+            break;
+        }
+    }
+    card.remove();
+}

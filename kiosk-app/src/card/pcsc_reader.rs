@@ -8,8 +8,7 @@ use crate::secret::Pin;
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use serde::Serialize;
 use std::ffi::{CStr, CString};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn map_err(e: pcsc::Error) -> CardError {
@@ -149,53 +148,59 @@ pub enum CardCommand {
     ReadBasic4(Pin),
 }
 
-/// The thread that owns PC/SC for the kiosk.
+type Events = Arc<dyn Fn(CardEvent) + Send + Sync>;
+
+/// Watches readers on its own thread and runs card operations for the session, each on a
+/// short-lived thread with its own PC/SC context and an exclusive connection.
 pub struct CardService {
-    commands: Sender<CardCommand>,
-    context: Arc<Mutex<Option<Context>>>,
+    filter: Option<String>,
+    events: Events,
 }
 
 impl CardService {
-    pub fn spawn(filter: Option<String>, events: impl Fn(CardEvent) + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::channel();
-        let context = Arc::new(Mutex::new(None));
-        let shared = context.clone();
+    pub fn spawn(
+        filter: Option<String>,
+        events: impl Fn(CardEvent) + Send + Sync + 'static,
+    ) -> Self {
+        let events: Events = Arc::new(events);
+        let watcher = Watcher {
+            filter: filter.clone(),
+            events: events.clone(),
+        };
         std::thread::Builder::new()
-            .name("card".into())
-            .spawn(move || {
-                Watcher {
-                    filter,
-                    events: Box::new(events),
-                    commands: rx,
-                    context: shared,
-                }
-                .run()
-            })
+            .name("card-watch".into())
+            .spawn(move || watcher.run())
             .expect("spawn card thread");
-        CardService {
-            commands: tx,
-            context,
-        }
+        CardService { filter, events }
     }
 
+    /// Runs a command now; its result arrives as a [`CardEvent`].
     pub fn send(&self, cmd: CardCommand) {
-        let _ = self.commands.send(cmd);
-        if let Some(ctx) = self
-            .context
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            let _ = ctx.cancel(); // wake the watcher out of its wait
+        let (filter, events) = (self.filter.clone(), self.events.clone());
+        let spawned = std::thread::Builder::new()
+            .name("card-op".into())
+            .spawn(move || match cmd {
+                CardCommand::ReadBasic4(pin) => {
+                    let result = with_card(filter.as_deref(), |t| ops::read_basic4(t, &pin));
+                    drop(pin);
+                    if let Err(e) = &result {
+                        tracing::info!(code = e.code(), "card read failed");
+                    }
+                    events(CardEvent::Read(result));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a card operation");
+            (self.events)(CardEvent::Read(Err(CardError::Reader {
+                detail: e.to_string(),
+            })));
         }
     }
 }
 
 struct Watcher {
     filter: Option<String>,
-    events: Box<dyn Fn(CardEvent) + Send>,
-    commands: Receiver<CardCommand>,
-    context: Arc<Mutex<Option<Context>>>,
+    events: Events,
 }
 
 #[derive(PartialEq)]
@@ -214,17 +219,15 @@ impl Watcher {
                 Ok(c) => c,
                 Err(e) => {
                     self.report_problem(&mut seen, e);
-                    self.idle_commands(Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_secs(1)); // pcscd is down: retry calmly
                     continue;
                 }
             };
-            *self.context.lock().unwrap_or_else(|p| p.into_inner()) = Some(ctx.clone());
             if let Err(e) = self.watch(&ctx, &mut seen) {
                 tracing::warn!(error = %e, "card reader problem; re-establishing PC/SC");
                 self.report_problem(&mut seen, e);
-                self.idle_commands(Duration::from_millis(500));
+                std::thread::sleep(Duration::from_millis(500));
             }
-            *self.context.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
 
@@ -237,13 +240,6 @@ impl Watcher {
             tracing::warn!(code = e.code(), "card reader unavailable");
             (self.events)(CardEvent::ReaderProblem(e));
             *seen = key;
-        }
-    }
-
-    /// Answers commands while PC/SC is down, so the session never waits forever.
-    fn idle_commands(&self, wait: Duration) {
-        if let Ok(CardCommand::ReadBasic4(_pin)) = self.commands.recv_timeout(wait) {
-            (self.events)(CardEvent::Read(Err(CardError::NoReader)));
         }
     }
 
@@ -285,12 +281,9 @@ impl Watcher {
                 s.sync_current_state();
             }
             match ctx.get_status_change(Duration::from_secs(2), &mut all) {
-                Ok(()) | Err(pcsc::Error::Timeout) | Err(pcsc::Error::Cancelled) => {}
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
                 Err(pcsc::Error::UnknownReader) | Err(pcsc::Error::ReaderUnavailable) => {}
                 Err(e) => return Err(map_err(e)),
-            }
-            while let Ok(cmd) = self.commands.try_recv() {
-                self.execute(ctx, seen, cmd);
             }
         }
     }
@@ -359,22 +352,6 @@ impl Watcher {
             Seen::Card(..) | Seen::Unknown => {}
         }
         *seen = next;
-    }
-
-    fn execute(&self, ctx: &Context, seen: &Seen, cmd: CardCommand) {
-        match cmd {
-            CardCommand::ReadBasic4(pin) => {
-                let result = match seen {
-                    Seen::Card(name, _) => run_on(ctx, name, |t| ops::read_basic4(t, &pin)),
-                    _ => Err(CardError::NoCard),
-                };
-                drop(pin);
-                if let Err(e) = &result {
-                    tracing::info!(code = e.code(), "card read failed");
-                }
-                (self.events)(CardEvent::Read(result));
-            }
-        }
     }
 }
 

@@ -1,0 +1,9 @@
+#[path = "../../../src/card/apdu.rs"]
+pub mod apdu;
+#[path = "../../../src/card/basic4.rs"]
+pub mod basic4;
+#[path = "../../../src/card/ber.rs"]
+pub mod ber;
+#[path = "../../../src/card/error.rs"]
+pub mod error;
+pub use error::CardError;

@@ -1,0 +1,7 @@
+//! The kiosk's parsers of untrusted bytes, compiled straight from kiosk-app's sources.
+
+#[path = "../../src/secret.rs"]
+pub mod secret;
+
+pub mod card;
+pub mod receipt;

@@ -1,0 +1,2 @@
+#[path = "../../../src/receipt/decode.rs"]
+pub mod decode;

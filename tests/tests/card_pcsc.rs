@@ -1,6 +1,7 @@
 //! The card module over real PC/SC (pcscd + vpcd + the virtual card): JPKI user
 //! authentication, the APDU budget of the basic-4 read, each status word of a wrong or
-//! locked PIN, broken answers, a card pulled out in the middle of a read, and a pcscd restart.
+//! locked PIN, broken answers, a card pulled out in the middle of a read, a pcscd restart, and
+//! a second reader.
 
 use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{with_card, CardEvent, CardService};
@@ -227,4 +228,24 @@ fn card_module_over_pcsc() {
         }
     }
     card.remove();
+
+    // A second reader: the kiosk's configured reader ignores a card in the other slot,
+    // while an unfiltered lookup finds it.
+    let other = VirtualCard::new(VPCD_PORT + 1, CardModel::default());
+    other.insert().unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the second reader sees its card",
+        || with_card(Some("Virtual PCD 00 01"), |_| Ok(())).is_ok(),
+    )
+    .unwrap();
+    assert_eq!(
+        with_card(READER, |_| Ok(())).unwrap_err(),
+        CardError::NoCard
+    );
+    assert_eq!(
+        with_card(None, ops::identify).unwrap(),
+        CardKind::MyNumberCard
+    );
+    other.remove();
 }

@@ -135,6 +135,86 @@ fn kioskctl_and_counter_sync_contracts() {
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
     assert_eq!(o.json["card_type"], "juki_card");
     assert_eq!(o.json["error"]["code"], "juki_card");
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("1234\n"),
+    );
+    assert_eq!(o.json["error"]["code"], "juki_card");
+    card.remove();
+
+    // A smartphone token, an unknown card, and a card whose PIN is locked.
+    for (label, code) in [
+        ("JPKIAPGPSETOKEN", "smartphone_token"),
+        ("", "unsupported_card"),
+    ] {
+        card.with(|m| m.token_label = label.into());
+        card.insert().unwrap();
+        wait_until(Duration::from_secs(10), "card seen", || {
+            run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+        })
+        .unwrap();
+        let o = run(
+            &kioskctl,
+            cfg,
+            &["card", "read", "--json", "--pin-stdin"],
+            Some("1234\n"),
+        );
+        assert_eq!(
+            (o.code, o.json["error"]["code"].as_str()),
+            (1, Some(code)),
+            "{label}"
+        );
+        card.remove();
+    }
+    card.with(|m| {
+        m.token_label = "JPKIAPICCTOKEN2".into();
+        m.text_tries = 0;
+    });
+    card.insert().unwrap();
+    wait_until(Duration::from_secs(10), "card seen", || {
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+    })
+    .unwrap();
+    assert_eq!(
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["text_pin_tries_left"],
+        0
+    );
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("1234\n"),
+    );
+    assert_eq!(o.json["error"]["code"], "pin_locked");
+    assert!(o.stderr.contains("municipal office"), "{}", o.stderr);
+    card.with(|m| m.text_tries = 3);
+    // Debug logging on: the PIN and the holder's data never reach the log (stderr).
+    let mut child = Command::new(&kioskctl)
+        .arg("--config")
+        .arg(cfg)
+        .args(["card", "read", "--json", "--pin-stdin"])
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"1234\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    for secret in [
+        "山田",
+        "毛呂山町中央",
+        "19800217",
+        "1234",
+        "31 32 33 34",
+        "49, 50, 51, 52",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log: {log}");
+    }
     card.remove();
 
     // Printer.

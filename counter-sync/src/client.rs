@@ -4,6 +4,7 @@
 //! pure and unit-tested. [`HttpClient`] is the reqwest implementation with capped bodies.
 
 use crate::api::{Accepted, StatusAnswer};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Largest response body read from a municipality; anything longer is an error.
@@ -30,6 +31,18 @@ pub enum Outcome {
         status: u16,
         reason: String,
     },
+}
+
+impl Outcome {
+    /// The metric label of this outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Permanent { .. } => "failed",
+            Outcome::Pause { .. } => "paused",
+        }
+    }
 }
 
 /// Maps a response to an [`Outcome`]. Garbage, HTML error pages and truncated JSON are errors
@@ -95,34 +108,112 @@ pub fn classify(
 pub enum ClientError {
     #[error("cannot build HTTP client: {0}")]
     Build(String),
+    #[error("TLS file {path}: {problem}")]
+    TlsFile { path: PathBuf, problem: String },
+    #[error("TLS setup: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The files of one destination's mutual TLS: only `ca` is trusted for the server, and the
+/// kiosk proves itself with its client certificate.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsFiles<'a> {
+    pub ca: &'a Path,
+    pub client_cert: &'a Path,
+    pub client_key: &'a Path,
+}
+
+/// A rustls client configuration that trusts exactly one CA (not the system store).
+pub fn tls_config(files: TlsFiles<'_>) -> Result<rustls::ClientConfig, ClientError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    install_crypto_provider();
+    let file_err = |path: &Path, problem: String| ClientError::TlsFile {
+        path: path.to_owned(),
+        problem,
+    };
+    let certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, ClientError> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| file_err(path, e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_err(path, e.to_string()))?;
+        if certs.is_empty() {
+            return Err(file_err(path, "holds no PEM certificate".into()));
+        }
+        Ok(certs)
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in certs(files.ca)? {
+        roots
+            .add(ca)
+            .map_err(|e| file_err(files.ca, e.to_string()))?;
+    }
+    let chain = certs(files.client_cert)?;
+    let key = PrivateKeyDer::from_pem_file(files.client_key)
+        .map_err(|e| file_err(files.client_key, e.to_string()))?;
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)?)
 }
 
 /// reqwest-based client; one per municipality so that their connection pools are independent.
+#[derive(Clone)]
 pub struct HttpClient {
     http: reqwest::Client,
     base: String,
 }
 
 impl HttpClient {
+    /// `tls` is required for `https://` endpoints; plain `http://` is for test destinations.
     pub fn new(
         endpoint: &str,
         timeout: Duration,
         connect_timeout: Duration,
+        tls: Option<TlsFiles<'_>>,
     ) -> Result<Self, ClientError> {
         install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(connect_timeout)
+            .pool_max_idle_per_host(256)
             .user_agent(concat!(
                 "madoguchi-counter-sync/",
                 env!("CARGO_PKG_VERSION")
-            ))
+            ));
+        match tls {
+            Some(files) => builder = builder.tls_backend_preconfigured(tls_config(files)?),
+            None if endpoint.starts_with("https://") => {
+                return Err(ClientError::Build(format!(
+                    "{endpoint} needs the municipality's CA and the kiosk's client certificate"
+                )))
+            }
+            None => {}
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(Self {
             http,
             base: endpoint.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// The client of one configured municipality: its CA and this kiosk's certificate.
+    pub fn for_municipality(
+        cfg: &crate::config::SyncConfig,
+        m: &crate::config::MunicipalityConfig,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let tls = match (&m.ca, &cfg.tls) {
+            (Some(ca), Some(tls)) => Some(TlsFiles {
+                ca,
+                client_cert: &tls.client_cert,
+                client_key: &tls.client_key,
+            }),
+            _ => None,
+        };
+        Self::new(&m.endpoint, timeout, connect_timeout, tls)
     }
 
     /// One delivery attempt of a stored body, unchanged.
@@ -188,7 +279,15 @@ impl HttpClient {
         if status != 200 {
             return Err(format!("HTTP {status}"));
         }
-        serde_json::from_slice(&body).map_err(|e| format!("unreadable status answer: {e}"))
+        let answer: StatusAnswer =
+            serde_json::from_slice(&body).map_err(|e| format!("unreadable status answer: {e}"))?;
+        if answer.application_id != application_id {
+            return Err(format!(
+                "status answer is for application {:?}",
+                answer.application_id
+            ));
+        }
+        Ok(answer)
     }
 }
 

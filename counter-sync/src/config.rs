@@ -3,6 +3,7 @@
 //! One file per kiosk: the kiosk app reads the same file and adds its own sections
 //! (card, printer, ui). Relative paths are resolved against the file's directory.
 
+use crate::hours::{HoursError, OpeningHours};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +27,18 @@ pub struct SyncConfig {
     pub outbox: OutboxConfig,
     #[serde(default)]
     pub sync: SyncTuning,
+    /// The kiosk's client certificate for mutual TLS (required for any https endpoint).
+    pub tls: Option<ClientTlsConfig>,
     #[serde(rename = "municipality", default)]
     pub municipalities: Vec<MunicipalityConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClientTlsConfig {
+    /// PEM: the kiosk's certificate (and any intermediates).
+    pub client_cert: PathBuf,
+    /// PEM: its private key (file mode 0600, owned by the counter-sync user).
+    pub client_key: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +74,12 @@ pub struct SyncTuning {
     pub lease_secs: u64,
     /// Upper bound for an honoured `Retry-After`.
     pub max_retry_after_secs: u64,
+    /// Applications claimed and sent together (concurrently) by one worker.
+    pub batch_size: u32,
+    /// How often a delivered application's state at the municipality is asked again.
+    pub status_poll_secs: u64,
+    /// `host:port` of the Prometheus metrics endpoint (loopback); none when absent.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for SyncTuning {
@@ -75,6 +92,9 @@ impl Default for SyncTuning {
             backoff_cap_ms: 600_000,
             lease_secs: 60,
             max_retry_after_secs: 3_600,
+            batch_size: 16,
+            status_poll_secs: 900,
+            metrics_listen: None,
         }
     }
 }
@@ -94,6 +114,22 @@ pub struct MunicipalityConfig {
     /// Plain HTTP is refused unless the destination is explicitly a test destination.
     #[serde(default)]
     pub test_destination: bool,
+    /// PEM: the CA that issued this municipality's server certificate (and only that CA is
+    /// trusted for it). Required for an https endpoint.
+    pub ca: Option<PathBuf>,
+    /// When the municipality's systems take deliveries, Japan time, e.g.
+    /// `["mon-fri 09:00-17:00"]`; always when empty.
+    #[serde(default)]
+    pub opening_hours: Vec<String>,
+    /// Days closed in spite of the rules (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub closed_dates: Vec<String>,
+}
+
+impl MunicipalityConfig {
+    pub fn hours(&self) -> Result<OpeningHours, HoursError> {
+        OpeningHours::parse(&self.opening_hours, &self.closed_dates)
+    }
 }
 
 impl SyncConfig {
@@ -108,9 +144,16 @@ impl SyncConfig {
     /// Makes relative paths relative to the config file's directory.
     pub fn resolve_paths(&mut self, base: &Path) {
         self.outbox.path = base.join(&self.outbox.path);
+        if let Some(tls) = &mut self.tls {
+            tls.client_cert = base.join(&tls.client_cert);
+            tls.client_key = base.join(&tls.client_key);
+        }
         for m in &mut self.municipalities {
             m.public_key = base.join(&m.public_key);
             m.catalogue = base.join(&m.catalogue);
+            if let Some(ca) = &mut m.ca {
+                *ca = base.join(&*ca);
+            }
         }
     }
 
@@ -150,6 +193,43 @@ impl SyncConfig {
                     m.code
                 )));
             }
+            if url.starts_with("https://") {
+                if m.ca.is_none() {
+                    return Err(invalid(format!(
+                        "municipality {} has an https endpoint but no `ca` (the PEM file of its CA)",
+                        m.code
+                    )));
+                }
+                if self.tls.is_none() {
+                    return Err(invalid(format!(
+                        "municipality {} has an https endpoint but [tls] client_cert/client_key of this kiosk are not set",
+                        m.code
+                    )));
+                }
+            }
+            m.hours()
+                .map_err(|e| invalid(format!("municipality {}: {e}", m.code)))?;
+        }
+        let t = &self.sync;
+        if t.batch_size == 0 || t.batch_size > 256 {
+            return Err(invalid(format!(
+                "sync.batch_size {} must be between 1 and 256",
+                t.batch_size
+            )));
+        }
+        if t.lease_secs <= t.request_timeout_secs + t.connect_timeout_secs {
+            return Err(invalid(format!(
+                "sync.lease_secs ({}) must be longer than request_timeout_secs + connect_timeout_secs ({}), or a slow answer would let a second attempt start",
+                t.lease_secs,
+                t.request_timeout_secs + t.connect_timeout_secs
+            )));
+        }
+        if let Some(addr) = &t.metrics_listen {
+            addr.parse::<std::net::SocketAddr>().map_err(|_| {
+                invalid(format!(
+                    "sync.metrics_listen {addr:?} must be an address and port such as \"127.0.0.1:9464\""
+                ))
+            })?;
         }
         Ok(())
     }
@@ -244,5 +324,47 @@ mod tests {
         let cfg: SyncConfig = parse_config_text(p, text).unwrap();
         let err = cfg.validate(p).unwrap_err().to_string();
         assert!(err.contains("test_destination"), "{err}");
+    }
+
+    #[test]
+    fn https_needs_the_ca_and_the_client_certificate() {
+        let base = r#"
+            [kiosk]
+            id = "K01"
+            counter_name = "x"
+            [outbox]
+            path = "o.db"
+            [[municipality]]
+            code = "113263"
+            name_ja = "毛呂山町"
+            name_en = "Moroyama"
+            endpoint = "https://moroyama.example/"
+            public_key = "k.pem"
+            catalogue = "c.toml"
+        "#;
+        let p = Path::new("/etc/k.toml");
+        let cfg: SyncConfig = parse_config_text(p, base).unwrap();
+        let err = cfg.validate(p).unwrap_err().to_string();
+        assert!(err.contains("`ca`"), "{err}");
+        let with_ca = base.replace(
+            "catalogue = \"c.toml\"",
+            "catalogue = \"c.toml\"\nca = \"ca.pem\"",
+        );
+        let cfg: SyncConfig = parse_config_text(p, &with_ca).unwrap();
+        let err = cfg.validate(p).unwrap_err().to_string();
+        assert!(err.contains("[tls]"), "{err}");
+        let full = format!("[tls]\nclient_cert = \"c.pem\"\nclient_key = \"k.pem\"\n{with_ca}");
+        let cfg: SyncConfig = parse_config_text(p, &full).unwrap();
+        cfg.validate(p).unwrap();
+        let bad_hours = full.replace(
+            "ca = \"ca.pem\"",
+            "ca = \"ca.pem\"\nopening_hours = [\"weekdays 9-5\"]",
+        );
+        let cfg: SyncConfig = parse_config_text(p, &bad_hours).unwrap();
+        let err = cfg.validate(p).unwrap_err().to_string();
+        assert!(
+            err.contains("113263") && err.contains("weekdays 9-5"),
+            "{err}"
+        );
     }
 }

@@ -8,9 +8,12 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod hours;
+pub mod metrics;
 pub mod outbox;
 pub mod retry;
 pub mod seal;
+pub mod synthetic;
 
 /// Milliseconds since the Unix epoch, the time unit of every column in the outbox.
 pub fn now_ms() -> i64 {

@@ -31,6 +31,16 @@ enum Command {
     },
     /// Put a failed application back in line (by application id or receipt number).
     Requeue { id: String },
+    /// Clear a municipality's pause or backoff so it is tried at once (after fixing the cause).
+    Resume { municipality_code: String },
+    /// Enqueue N synthetic applications spread over the configured municipalities
+    /// (installation checks, load tests); their procedure code is `madoguchi-synthetic-check`.
+    EnqueueSynthetic {
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -72,10 +82,51 @@ fn real_main() -> anyhow::Result<()> {
             let outbox = Outbox::open(&cfg.outbox.path)?;
             let codes: Vec<String> = cfg.municipalities.iter().map(|m| m.code.clone()).collect();
             let counts = outbox.counts(&codes)?;
+            let destinations = outbox.destinations()?;
+            let now = time::OffsetDateTime::now_utc();
+            let hours: Vec<_> = cfg
+                .municipalities
+                .iter()
+                .map(|m| {
+                    let h = m.hours().unwrap_or_default();
+                    let next = h.next_open(now).and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    });
+                    serde_json::json!({
+                        "municipality_code": m.code,
+                        "open_now": h.is_open(now),
+                        "next_open": next,
+                    })
+                })
+                .collect();
             if json {
-                let out = serde_json::json!({ "database": cfg.outbox.path, "counts": counts });
+                let out = serde_json::json!({
+                    "database": cfg.outbox.path,
+                    "counts": counts,
+                    "destinations": destinations,
+                    "opening_hours": hours,
+                });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
+                for d in destinations
+                    .iter()
+                    .filter(|d| d.blocked_until(counter_sync::now_ms()).is_some())
+                {
+                    println!(
+                        "{} is {}: {}",
+                        d.municipality_code,
+                        if d.paused_until.is_some() {
+                            "paused"
+                        } else {
+                            "backing off"
+                        },
+                        d.pause_reason
+                            .as_deref()
+                            .or(d.last_error.as_deref())
+                            .unwrap_or("")
+                    );
+                }
                 for c in counts.iter().filter(|c| c.count > 0) {
                     let name = cfg
                         .municipality(&c.municipality_code)
@@ -104,6 +155,35 @@ fn real_main() -> anyhow::Result<()> {
                     )
                 })?;
             println!("requeued {} ({})", row.receipt_number, row.id);
+            Ok(())
+        }
+        Command::Resume { municipality_code } => {
+            anyhow::ensure!(
+                cfg.municipality(&municipality_code).is_some(),
+                "municipality {municipality_code} is not configured in {}",
+                cli.config.display()
+            );
+            Outbox::open(&cfg.outbox.path)?.resume_destination(&municipality_code)?;
+            println!("{municipality_code} will be tried at once");
+            Ok(())
+        }
+        Command::EnqueueSynthetic { count, json } => {
+            let apps = counter_sync::synthetic::applications(&cfg, count)?;
+            let mut outbox = Outbox::open(&cfg.outbox.path)?;
+            let mut numbers = Vec::with_capacity(count);
+            for chunk in apps.chunks(500) {
+                numbers.extend(outbox.enqueue_many(chunk, counter_sync::now_ms())?);
+            }
+            if json {
+                let ids: Vec<String> = apps.iter().map(|a| a.application_id.to_string()).collect();
+                let out = serde_json::json!({ "enqueued": count, "application_ids": ids, "receipt_numbers": numbers });
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                println!(
+                    "enqueued {count} synthetic applications over {} municipalities",
+                    cfg.municipalities.len()
+                );
+            }
             Ok(())
         }
     }

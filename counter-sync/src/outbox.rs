@@ -65,9 +65,9 @@ impl State {
     }
 }
 
-const SCHEMA_VERSION: i64 = 1;
-
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    // 1: applications and paused destinations.
+    r#"
 CREATE TABLE application(
     id                     TEXT PRIMARY KEY,      -- application_id, also the Idempotency-Key
     receipt_number         TEXT NOT NULL UNIQUE,
@@ -93,7 +93,19 @@ CREATE TABLE destination(
     paused_until      INTEGER,
     pause_reason      TEXT
 );
-"#];
+"#,
+    // 2: the destination's own retry schedule (a backend that is down is probed, not hammered
+    // row by row), the municipality's later status, and the index of the retention purge.
+    r#"
+ALTER TABLE destination ADD COLUMN retry_at INTEGER;
+ALTER TABLE destination ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE destination ADD COLUMN last_error TEXT;
+ALTER TABLE application ADD COLUMN remote_checked_at INTEGER;
+CREATE INDEX application_delivered ON application(state, delivered_at);
+"#,
+];
+
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// What the kiosk hands over when the resident presses "submit".
 #[derive(Debug, Clone)]
@@ -113,6 +125,8 @@ pub struct Claimed {
     pub id: String,
     pub body: Vec<u8>,
     pub attempts: u32,
+    /// When the resident submitted it (unix ms), for the delivery-latency metric.
+    pub submitted_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +145,56 @@ pub struct Row {
     pub remote_status: Option<String>,
     pub printed: bool,
     pub has_payload: bool,
+    pub delivered_at: Option<i64>,
+}
+
+/// The outcome of one attempt, as the outbox records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// The municipality has it: the sealed payload is deleted.
+    Delivered {
+        status: u16,
+        reference: String,
+        remote: RemoteStatus,
+    },
+    /// Try this row again, not before `next_attempt_at` (unix ms).
+    Retry {
+        status: Option<u16>,
+        error: String,
+        next_attempt_at: i64,
+    },
+    /// Kept with its reason for staff; requeueable.
+    Failed { status: Option<u16>, error: String },
+}
+
+/// What a finished batch means for its destination as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DestinationUpdate {
+    /// It answered: clear its retry schedule.
+    Healthy,
+    /// It is unreachable or overloaded: no request before `retry_at`.
+    Backoff { retry_at: i64, error: String },
+    /// `401`/`403`: paused until `until` or until staff resume it.
+    Pause { until: i64, reason: String },
+}
+
+/// A destination's schedule, for status, metrics and the worker's sleep.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Destination {
+    pub municipality_code: String,
+    pub paused_until: Option<i64>,
+    pub pause_reason: Option<String>,
+    pub retry_at: Option<i64>,
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
+impl Destination {
+    /// The earliest time (unix ms) a request may be sent, if later than `now_ms`.
+    pub fn blocked_until(&self, now_ms: i64) -> Option<i64> {
+        let until = self.paused_until.max(self.retry_at)?;
+        (until > now_ms).then_some(until)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -158,7 +222,20 @@ impl Outbox {
             path: path.to_owned(),
         };
         outbox.configure().map_err(|e| outbox.classify(e))?;
-        outbox.migrate()?;
+        outbox.migrate().map_err(|e| match e {
+            OutboxError::Sql(e) => outbox.classify(e),
+            other => other,
+        })?;
+        let check: String = outbox
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| outbox.classify(e))?;
+        if check != "ok" {
+            return Err(OutboxError::Corrupt {
+                path: outbox.path.clone(),
+                detail: check,
+            });
+        }
         Ok(outbox)
     }
 
@@ -220,88 +297,121 @@ impl Outbox {
     /// Durably enqueues one application and returns its receipt number. When this returns,
     /// the application survives `kill -9` of either process and a power cut.
     pub fn enqueue(&mut self, app: &NewApplication, now_ms: i64) -> Result<String, OutboxError> {
+        Ok(self
+            .enqueue_many(std::slice::from_ref(app), now_ms)?
+            .remove(0))
+    }
+
+    /// Enqueues several applications in one transaction (synthetic load, benchmarks).
+    pub fn enqueue_many(
+        &mut self,
+        apps: &[NewApplication],
+        now_ms: i64,
+    ) -> Result<Vec<String>, OutboxError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let day = app
-            .submitted_at
-            .format(time::macros::format_description!(
-                "[year repr:last_two][month][day]"
-            ))
-            .unwrap_or_default();
-        let prefix = format!("{}-{}-", app.kiosk_id, day);
-        let last: Option<String> = tx
-            .query_row(
-                "SELECT receipt_number FROM application WHERE receipt_number LIKE ?1 || '%' ORDER BY receipt_number DESC LIMIT 1",
-                [&prefix],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let seq = last
-            .and_then(|r| r[prefix.len()..].parse::<u32>().ok())
-            .unwrap_or(0)
-            + 1;
-        let receipt_number = format!("{prefix}{seq:04}");
-        let submitted_at = app
-            .submitted_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let envelope = ApplicationEnvelope {
-            application_id: app.application_id.to_string(),
-            kiosk_id: app.kiosk_id.clone(),
-            municipality_code: app.municipality_code.clone(),
-            procedure_code: app.procedure_code.clone(),
-            submitted_at: submitted_at.clone(),
-            receipt_number: receipt_number.clone(),
-            sealed: app.sealed.clone(),
-        };
-        let body = serde_json::to_vec(&envelope)?;
-        tx.execute(
-            "INSERT INTO application(id, receipt_number, kiosk_id, municipality_code, procedure_code, submitted_at, body, state, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'waiting', ?8)",
-            params![envelope.application_id, receipt_number, app.kiosk_id, app.municipality_code, app.procedure_code, submitted_at, body, now_ms],
-        )?;
+        let numbers = apps
+            .iter()
+            .map(|app| insert_application(&tx, app, now_ms))
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
-        Ok(receipt_number)
+        Ok(numbers)
     }
 
-    /// Claims the next due application of one municipality for one attempt. Rows whose lease
-    /// ran out (their worker died) are due again.
+    /// Claims the next due application of one municipality for one attempt.
     pub fn claim_next(
         &mut self,
         municipality: &str,
         now_ms: i64,
         lease: Duration,
     ) -> Result<Option<Claimed>, OutboxError> {
+        Ok(self.claim_batch(municipality, now_ms, lease, 1)?.pop())
+    }
+
+    /// Claims up to `max` due applications of one municipality, oldest first, for one attempt
+    /// each. Nothing while the destination is paused or in its own backoff. Rows whose lease
+    /// ran out (their worker died) are due again.
+    pub fn claim_batch(
+        &mut self,
+        municipality: &str,
+        now_ms: i64,
+        lease: Duration,
+        max: u32,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let paused: Option<i64> = tx
-            .query_row(
-                "SELECT paused_until FROM destination WHERE municipality_code = ?1",
-                [municipality],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        if paused.is_some_and(|until| until > now_ms) {
-            return Ok(None);
+        let blocked = destination_in(&tx, municipality)?
+            .and_then(|d| d.blocked_until(now_ms))
+            .is_some();
+        if blocked {
+            return Ok(vec![]);
         }
-        let claimed = tx
-            .query_row(
+        let claimed = {
+            let mut stmt = tx.prepare_cached(
                 "UPDATE application SET state = 'sending', lease_until = ?3, attempts = attempts + 1
-                 WHERE id = (SELECT id FROM application
-                             WHERE municipality_code = ?1 AND body IS NOT NULL AND (
-                                   (state = 'waiting' AND next_attempt_at <= ?2)
-                                OR (state = 'sending' AND lease_until <= ?2))
-                             ORDER BY next_attempt_at, submitted_at LIMIT 1)
-                 RETURNING id, body, attempts",
-                params![municipality, now_ms, now_ms + lease.as_millis() as i64],
-                |r| Ok(Claimed { id: r.get(0)?, body: r.get(1)?, attempts: r.get(2)? }),
-            )
-            .optional()?;
+                 WHERE id IN (SELECT id FROM application
+                              WHERE municipality_code = ?1 AND body IS NOT NULL AND (
+                                    (state = 'waiting' AND next_attempt_at <= ?2)
+                                 OR (state = 'sending' AND lease_until <= ?2))
+                              ORDER BY next_attempt_at, submitted_at LIMIT ?4)
+                 RETURNING id, body, attempts, submitted_at",
+            )?;
+            let rows = stmt.query_map(
+                params![municipality, now_ms, now_ms + lease.as_millis() as i64, max],
+                |r| {
+                    let submitted: String = r.get(3)?;
+                    Ok(Claimed {
+                        id: r.get(0)?,
+                        body: r.get(1)?,
+                        attempts: r.get(2)?,
+                        submitted_ms: time::OffsetDateTime::parse(
+                            &submitted,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+                    })
+                },
+            )?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
         tx.commit()?;
         Ok(claimed)
+    }
+
+    /// Records the outcomes of one batch and what they mean for the destination, in one
+    /// transaction. A row that is no longer `sending` (requeued or purged meanwhile) is skipped.
+    pub fn finish_batch(
+        &mut self,
+        municipality: &str,
+        records: &[(String, Record)],
+        destination: &DestinationUpdate,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (id, record) in records {
+            apply_record(&tx, id, record, now_ms)?;
+        }
+        update_destination(&tx, municipality, destination)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Puts rows claimed by a process that is gone back in line. Called by the one running
+    /// daemon (which holds the daemon lock) before its workers start.
+    pub fn release_orphans(&mut self) -> Result<usize, OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE application SET state = 'waiting', lease_until = NULL WHERE state = 'sending'",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// The municipality has the application: keep only non-personal metadata.
@@ -313,11 +423,14 @@ impl Outbox {
         remote: RemoteStatus,
         now_ms: i64,
     ) -> Result<(), OutboxError> {
-        self.update(
+        self.record_one(
             id,
-            "UPDATE application SET state = 'delivered', body = NULL, lease_until = NULL, last_status = ?2,
-                    last_error = NULL, municipality_reference = ?3, remote_status = ?4, delivered_at = ?5 WHERE id = ?1",
-            params![id, status, reference, remote.as_str(), now_ms],
+            &Record::Delivered {
+                status,
+                reference: reference.into(),
+                remote,
+            },
+            now_ms,
         )
     }
 
@@ -329,11 +442,12 @@ impl Outbox {
         error: &str,
         next_attempt_at: i64,
     ) -> Result<(), OutboxError> {
-        self.update(
-            id,
-            "UPDATE application SET state = 'waiting', lease_until = NULL, last_status = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1",
-            params![id, status, error, next_attempt_at],
-        )
+        let record = Record::Retry {
+            status,
+            error: error.into(),
+            next_attempt_at,
+        };
+        self.record_one(id, &record, next_attempt_at)
     }
 
     /// A permanent failure: kept with its reason, visible to staff, requeueable.
@@ -343,11 +457,23 @@ impl Outbox {
         status: Option<u16>,
         error: &str,
     ) -> Result<(), OutboxError> {
-        self.update(
-            id,
-            "UPDATE application SET state = 'failed', lease_until = NULL, last_status = ?2, last_error = ?3 WHERE id = ?1",
-            params![id, status, error],
-        )
+        let record = Record::Failed {
+            status,
+            error: error.into(),
+        };
+        self.record_one(id, &record, 0)
+    }
+
+    fn record_one(&mut self, id: &str, record: &Record, now_ms: i64) -> Result<(), OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = apply_record(&tx, id, record, now_ms)?;
+        tx.commit()?;
+        if n == 0 {
+            return Err(OutboxError::NotFound(id.into()));
+        }
+        Ok(())
     }
 
     /// Puts a failed (or waiting) application back in line for an immediate attempt.
@@ -366,12 +492,79 @@ impl Outbox {
         until_ms: i64,
         reason: &str,
     ) -> Result<(), OutboxError> {
-        self.conn.execute(
-            "INSERT INTO destination(municipality_code, paused_until, pause_reason) VALUES (?1, ?2, ?3)
-             ON CONFLICT(municipality_code) DO UPDATE SET paused_until = ?2, pause_reason = ?3",
-            params![municipality, until_ms, reason],
+        let update = DestinationUpdate::Pause {
+            until: until_ms,
+            reason: reason.into(),
+        };
+        update_destination(&self.conn, municipality, &update)
+    }
+
+    /// Staff fixed the cause of a pause or want an immediate attempt: clear the schedule.
+    pub fn resume_destination(&mut self, municipality: &str) -> Result<(), OutboxError> {
+        update_destination(&self.conn, municipality, &DestinationUpdate::Healthy)
+    }
+
+    pub fn destination(&self, municipality: &str) -> Result<Option<Destination>, OutboxError> {
+        destination_in(&self.conn, municipality)
+    }
+
+    pub fn destinations(&self) -> Result<Vec<Destination>, OutboxError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{DESTINATION_SELECT} ORDER BY municipality_code"))?;
+        let rows = stmt
+            .query_map([], destination_from_sql)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Delivered applications whose final state at the municipality is not yet known and
+    /// that were last asked before `asked_before_ms`.
+    pub fn due_status_checks(
+        &self,
+        municipality: &str,
+        asked_before_ms: i64,
+        max: u32,
+    ) -> Result<Vec<String>, OutboxError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM application WHERE municipality_code = ?1 AND state = 'delivered'
+               AND (remote_status IS NULL OR remote_status NOT IN ('completed','rejected'))
+               AND COALESCE(remote_checked_at, delivered_at, 0) <= ?2
+             ORDER BY COALESCE(remote_checked_at, delivered_at, 0) LIMIT ?3",
         )?;
-        Ok(())
+        let ids = stmt
+            .query_map(params![municipality, asked_before_ms, max], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Records the municipality's answer to a status query (or only the time of the question
+    /// when it could not answer).
+    pub fn set_remote_status(
+        &mut self,
+        id: &str,
+        remote: Option<RemoteStatus>,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.update(
+            id,
+            "UPDATE application SET remote_status = COALESCE(?2, remote_status), remote_checked_at = ?3 WHERE id = ?1",
+            params![id, remote.map(RemoteStatus::as_str), now_ms],
+        )
+    }
+
+    /// Deletes the metadata of applications delivered before `delivered_before_ms`; the day
+    /// report only needs the retention period. Returns how many rows went.
+    pub fn purge_delivered(&mut self, delivered_before_ms: i64) -> Result<usize, OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "DELETE FROM application WHERE state = 'delivered' AND delivered_at < ?1",
+            [delivered_before_ms],
+        )?;
+        tx.commit()?;
+        Ok(n)
     }
 
     pub fn mark_printed(&mut self, receipt_number: &str) -> Result<(), OutboxError> {
@@ -468,8 +661,144 @@ impl Outbox {
     }
 }
 
+/// Inserts one application with the next receipt number of its kiosk and day.
+fn insert_application(
+    tx: &Connection,
+    app: &NewApplication,
+    now_ms: i64,
+) -> Result<String, OutboxError> {
+    let day = app
+        .submitted_at
+        .format(time::macros::format_description!(
+            "[year repr:last_two][month][day]"
+        ))
+        .unwrap_or_default();
+    let prefix = format!("{}-{}-", app.kiosk_id, day);
+    // Numeric maximum: past 9999 a day the text order would no longer be the number order.
+    let last: Option<i64> = tx.query_row(
+        "SELECT MAX(CAST(substr(receipt_number, length(?1) + 1) AS INTEGER)) FROM application
+             WHERE receipt_number LIKE ?1 || '%'",
+        [&prefix],
+        |r| r.get(0),
+    )?;
+    let seq = last.unwrap_or(0) + 1;
+    let receipt_number = format!("{prefix}{seq:04}");
+    let submitted_at = app
+        .submitted_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let envelope = ApplicationEnvelope {
+        application_id: app.application_id.to_string(),
+        kiosk_id: app.kiosk_id.clone(),
+        municipality_code: app.municipality_code.clone(),
+        procedure_code: app.procedure_code.clone(),
+        submitted_at: submitted_at.clone(),
+        receipt_number: receipt_number.clone(),
+        sealed: app.sealed.clone(),
+    };
+    let body = serde_json::to_vec(&envelope)?;
+    tx.execute(
+            "INSERT INTO application(id, receipt_number, kiosk_id, municipality_code, procedure_code, submitted_at, body, state, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'waiting', ?8)",
+            params![envelope.application_id, receipt_number, app.kiosk_id, app.municipality_code, app.procedure_code, submitted_at, body, now_ms],
+        )?;
+    Ok(receipt_number)
+}
+
 const ROW_SELECT: &str = "SELECT id, receipt_number, municipality_code, procedure_code, submitted_at, state, attempts,
-    next_attempt_at, last_status, last_error, municipality_reference, remote_status, printed, body IS NOT NULL FROM application";
+    next_attempt_at, last_status, last_error, municipality_reference, remote_status, printed, body IS NOT NULL,
+    delivered_at FROM application";
+
+const DESTINATION_SELECT: &str =
+    "SELECT municipality_code, paused_until, pause_reason, retry_at, failures, last_error FROM destination";
+
+fn destination_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Destination> {
+    Ok(Destination {
+        municipality_code: r.get(0)?,
+        paused_until: r.get(1)?,
+        pause_reason: r.get(2)?,
+        retry_at: r.get(3)?,
+        failures: r.get(4)?,
+        last_error: r.get(5)?,
+    })
+}
+
+fn destination_in(
+    conn: &Connection,
+    municipality: &str,
+) -> Result<Option<Destination>, OutboxError> {
+    Ok(conn
+        .query_row(
+            &format!("{DESTINATION_SELECT} WHERE municipality_code = ?1"),
+            [municipality],
+            destination_from_sql,
+        )
+        .optional()?)
+}
+
+fn update_destination(
+    conn: &Connection,
+    municipality: &str,
+    update: &DestinationUpdate,
+) -> Result<(), OutboxError> {
+    match update {
+        DestinationUpdate::Healthy => conn.execute(
+            "INSERT INTO destination(municipality_code, failures) VALUES (?1, 0)
+             ON CONFLICT(municipality_code) DO UPDATE SET paused_until = NULL, pause_reason = NULL,
+                 retry_at = NULL, failures = 0, last_error = NULL",
+            [municipality],
+        )?,
+        DestinationUpdate::Backoff { retry_at, error } => conn.execute(
+            "INSERT INTO destination(municipality_code, retry_at, failures, last_error) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(municipality_code) DO UPDATE SET retry_at = ?2, failures = failures + 1, last_error = ?3",
+            params![municipality, retry_at, error],
+        )?,
+        DestinationUpdate::Pause { until, reason } => conn.execute(
+            "INSERT INTO destination(municipality_code, paused_until, pause_reason, failures, last_error) VALUES (?1, ?2, ?3, 1, ?3)
+             ON CONFLICT(municipality_code) DO UPDATE SET paused_until = ?2, pause_reason = ?3,
+                 failures = failures + 1, last_error = ?3",
+            params![municipality, until, reason],
+        )?,
+    };
+    Ok(())
+}
+
+/// Applies one attempt's outcome to a row that is still `sending`; returns rows changed.
+fn apply_record(
+    conn: &Connection,
+    id: &str,
+    record: &Record,
+    now_ms: i64,
+) -> Result<usize, OutboxError> {
+    let n = match record {
+        Record::Delivered {
+            status,
+            reference,
+            remote,
+        } => conn.execute(
+            "UPDATE application SET state = 'delivered', body = NULL, lease_until = NULL, last_status = ?2,
+                    last_error = NULL, municipality_reference = ?3, remote_status = ?4, delivered_at = ?5
+             WHERE id = ?1 AND state IN ('sending','waiting')",
+            params![id, status, reference, remote.as_str(), now_ms],
+        )?,
+        Record::Retry {
+            status,
+            error,
+            next_attempt_at,
+        } => conn.execute(
+            "UPDATE application SET state = 'waiting', lease_until = NULL, last_status = ?2, last_error = ?3,
+                    next_attempt_at = ?4
+             WHERE id = ?1 AND state IN ('sending','waiting')",
+            params![id, status, error, next_attempt_at],
+        )?,
+        Record::Failed { status, error } => conn.execute(
+            "UPDATE application SET state = 'failed', lease_until = NULL, last_status = ?2, last_error = ?3
+             WHERE id = ?1 AND state IN ('sending','waiting')",
+            params![id, status, error],
+        )?,
+    };
+    Ok(n)
+}
 
 fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     let state: String = r.get(5)?;
@@ -492,6 +821,7 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         remote_status: r.get(11)?,
         printed: r.get(12)?,
         has_payload: r.get(13)?,
+        delivered_at: r.get(14)?,
     })
 }
 
@@ -594,5 +924,151 @@ mod tests {
             vec![0x42u8; 8192],
             "the file must not be touched"
         );
+    }
+
+    #[test]
+    fn batch_claims_destination_backoff_and_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+        let apps: Vec<_> = (0..5).map(|_| app("113263")).collect();
+        ob.enqueue_many(&apps, 0).unwrap();
+        let lease = Duration::from_secs(10);
+        let batch = ob.claim_batch("113263", 0, lease, 3).unwrap();
+        assert_eq!(batch.len(), 3);
+        assert!(batch.iter().all(|c| c.submitted_ms > 0));
+        // The destination is down as a whole: rows stay due, the destination waits.
+        let records: Vec<_> = batch
+            .iter()
+            .map(|c| {
+                let r = Record::Retry {
+                    status: None,
+                    error: "cannot connect".into(),
+                    next_attempt_at: 0,
+                };
+                (c.id.clone(), r)
+            })
+            .collect();
+        let down = DestinationUpdate::Backoff {
+            retry_at: 5_000,
+            error: "cannot connect".into(),
+        };
+        ob.finish_batch("113263", &records, &down, 0).unwrap();
+        assert!(ob
+            .claim_batch("113263", 4_999, lease, 10)
+            .unwrap()
+            .is_empty());
+        let d = ob.destination("113263").unwrap().unwrap();
+        assert_eq!((d.failures, d.blocked_until(0)), (1, Some(5_000)));
+        // Back: the whole backlog is due at once.
+        let all = ob.claim_batch("113263", 5_000, lease, 10).unwrap();
+        assert_eq!(all.len(), 5);
+        ob.finish_batch("113263", &[], &DestinationUpdate::Healthy, 5_000)
+            .unwrap();
+        assert_eq!(ob.destination("113263").unwrap().unwrap().failures, 0);
+        // The daemon was killed while sending: the next one puts them back at once.
+        assert_eq!(ob.release_orphans().unwrap(), 5);
+        assert_eq!(ob.claim_batch("113263", 5_001, lease, 10).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn status_checks_and_retention_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+        ob.enqueue_many(&[app("113263"), app("113263")], 0).unwrap();
+        let lease = Duration::from_secs(10);
+        let c = ob.claim_batch("113263", 0, lease, 2).unwrap();
+        ob.mark_delivered(&c[0].id, 201, "R1", RemoteStatus::Received, 1_000)
+            .unwrap();
+        ob.mark_delivered(&c[1].id, 201, "R2", RemoteStatus::Received, 90_000)
+            .unwrap();
+        assert_eq!(
+            ob.due_status_checks("113263", 1_000, 10).unwrap(),
+            vec![c[0].id.clone()]
+        );
+        ob.set_remote_status(&c[0].id, Some(RemoteStatus::Completed), 2_000)
+            .unwrap();
+        assert!(ob.due_status_checks("113263", 100_000, 10).unwrap() == vec![c[1].id.clone()]);
+        // An unanswered question keeps the last known state and waits its turn.
+        ob.set_remote_status(&c[1].id, None, 95_000).unwrap();
+        assert_eq!(
+            ob.get(&c[1].id).unwrap().remote_status.as_deref(),
+            Some("received")
+        );
+        assert!(ob
+            .due_status_checks("113263", 94_999, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(ob.purge_delivered(50_000).unwrap(), 1);
+        assert!(ob.get(&c[0].id).is_err());
+        assert!(ob.get(&c[1].id).is_ok());
+    }
+
+    #[test]
+    fn receipt_numbers_keep_counting_past_9999() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+        let apps: Vec<_> = (0..10_001).map(|_| app("113263")).collect();
+        let numbers = ob.enqueue_many(&apps, 0).unwrap();
+        assert_eq!(numbers[9_998], "K01-261121-9999");
+        assert_eq!(numbers[9_999], "K01-261121-10000");
+        assert_eq!(numbers[10_000], "K01-261121-10001");
+    }
+
+    #[test]
+    fn version_1_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO application(id, receipt_number, kiosk_id, municipality_code, procedure_code, submitted_at, body, state, next_attempt_at)
+                 VALUES ('a', 'K01-1', 'K01', '113263', 'P', '2026-11-21T10:00:00Z', x'7b7d', 'waiting', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut ob = Outbox::open(&path).unwrap();
+        let v: i64 = ob
+            .connection()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let c = ob
+            .claim_next("113263", 0, Duration::from_secs(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.id, "a");
+        // A newer database than this program is refused, not downgraded.
+        ob.connection()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(ob);
+        let err = Outbox::open(&path).err().unwrap();
+        assert!(matches!(err, OutboxError::TooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn truncated_database_is_reported_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        {
+            let mut ob = Outbox::open(&path).unwrap();
+            let apps: Vec<_> = (0..200).map(|_| app("113263")).collect();
+            ob.enqueue_many(&apps, 0).unwrap();
+            ob.connection()
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = &bytes[..bytes.len() / 2];
+        std::fs::write(&path, cut).unwrap();
+        let err = Outbox::open(&path)
+            .err()
+            .expect("a damaged file is refused");
+        assert!(matches!(err, OutboxError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("o.db"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), cut, "nothing was reset");
     }
 }

@@ -132,11 +132,35 @@ impl KioskConfig {
                 name_ja: m.name_ja.clone(),
                 name_en: m.name_en.clone(),
                 catalogue: Catalogue::load(&m.catalogue)?,
+                // Validated when the config was loaded.
+                hours: m.hours().unwrap_or_default(),
             });
         }
         Ok(crate::session::World {
             router,
             municipalities,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kiosk.example.toml");
+        let cfg = KioskConfig::load(&path).unwrap();
+        assert_eq!(cfg.sync.municipalities.len(), 2);
+        let m = &cfg.sync.municipalities[0];
+        assert!(m.ca.is_some() && cfg.sync.tls.is_some());
+        let hours = m.hours().unwrap();
+        // Saturday noon, Japan time: closed; Monday 08:30 opens.
+        let saturday = time::macros::datetime!(2026-11-21 12:00 +09:00);
+        assert!(!hours.is_open(saturday));
+        assert_eq!(
+            hours.next_open(saturday),
+            Some(time::macros::datetime!(2026-11-23 08:30 +09:00))
+        );
     }
 }

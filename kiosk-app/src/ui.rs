@@ -119,6 +119,7 @@ pub fn apply(app: &AppWindow, v: &View) {
         }
     }
     k.set_municipality_name(s(&v.municipality_name));
+    k.set_opening_note(s(&v.opening_note));
     k.set_procedures(ModelRc::new(VecModel::from(
         v.procedures
             .iter()
@@ -171,12 +172,14 @@ pub fn apply(app: &AppWindow, v: &View) {
             k.set_receipt_number(s(&r.number));
             k.set_printed(r.printed);
             k.set_print_problem(s(r.problem));
+            k.set_receipt_processing_note(s(&r.processing_note));
         }
         None => {
             k.set_receipt_number(SharedString::new());
             k.set_receipt_qr(Image::default());
             k.set_printed(false);
             k.set_print_problem(SharedString::new());
+            k.set_receipt_processing_note(SharedString::new());
         }
     }
     k.set_idle_warning(v.idle_seconds_left.is_some());

@@ -255,17 +255,7 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
 
     /// Runs counter-sync's daemon on a thread until the returned guard is dropped.
     pub fn start_counter_sync(&self) -> SyncGuard {
-        let cfg = self.config.sync.clone();
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(counter_sync::daemon::run(cfg, rx))
-                .expect("counter-sync runs");
-        });
-        SyncGuard {
-            stop: tx,
-            handle: Some(handle),
-        }
+        SyncGuard::spawn(self.config.sync.clone())
     }
 
     /// The virtual card in the vpcd slot, not yet inserted.
@@ -277,6 +267,22 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
 pub struct SyncGuard {
     stop: tokio::sync::watch::Sender<bool>,
     handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SyncGuard {
+    /// counter-sync's daemon on its own thread and runtime, stopped when the guard drops.
+    pub fn spawn(cfg: counter_sync::config::SyncConfig) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(counter_sync::daemon::run(cfg, rx))
+                .expect("counter-sync runs");
+        });
+        SyncGuard {
+            stop: tx,
+            handle: Some(handle),
+        }
+    }
 }
 
 impl Drop for SyncGuard {
@@ -334,4 +340,150 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     }
     anyhow::ensure!(path.exists(), "{} was not built", path.display());
     Ok(path)
+}
+
+/// A valid 全国地方公共団体コード built from five digits (JIS X 0402 check digit added).
+pub fn municipality_code(five_digits: u32) -> String {
+    let base = format!("{five_digits:05}");
+    let sum: u32 = base
+        .chars()
+        .zip([6, 5, 4, 3, 2])
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{base}{}", (11 - sum % 11) % 10)
+}
+
+/// Options of a delivery-only fixture (counter-sync and backends, no kiosk).
+pub struct SyncOptions {
+    pub municipalities: usize,
+    /// Extra lines of the `[sync]` section.
+    pub sync: String,
+    /// Serve every backend over HTTPS with client certificates (a PKI per municipality).
+    pub tls: bool,
+    /// `opening_hours` lines per municipality index.
+    pub opening_hours: Vec<(usize, Vec<String>)>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            municipalities: 2,
+            sync: String::new(),
+            tls: false,
+            opening_hours: vec![],
+        }
+    }
+}
+
+/// counter-sync's world: a config file, an outbox path, and one reference backend per
+/// municipality, each with its own key pair (and CA when TLS is on).
+pub struct SyncFixture {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub config: counter_sync::config::SyncConfig,
+    pub codes: Vec<String>,
+    pub backends: Vec<RefBackend>,
+    /// With TLS: the kiosk's certificate and CA, and each municipality's CA and server.
+    pub kiosk_pki: Option<crate::testpki::KioskPki>,
+    pub pki: Vec<crate::testpki::MunicipalityPki>,
+}
+
+impl SyncFixture {
+    pub fn new(opts: SyncOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let d = dir.path();
+        let mut toml = format!(
+            "[kiosk]\nid = \"K01\"\ncounter_name = \"test counter\"\n\n[outbox]\npath = \"outbox.db\"\n\n[sync]\n{}\n",
+            opts.sync
+        );
+        let (mut codes, mut backends, mut pki, mut sections) = (vec![], vec![], vec![], vec![]);
+        let kiosk_pki = if opts.tls {
+            let k = crate::testpki::KioskPki::new("K01")?;
+            std::fs::write(d.join("kiosk.crt.pem"), &k.client.cert_pem)?;
+            std::fs::write(d.join("kiosk.key.pem"), &k.client.key_pem)?;
+            Some(k)
+        } else {
+            None
+        };
+        for i in 0..opts.municipalities {
+            let code = municipality_code(11301 + i as u32 * 7);
+            let (private_pem, public_pem) = counter_sync::seal::generate_key_pair()?;
+            std::fs::write(d.join(format!("{code}.pub.pem")), &public_pem)?;
+            let mut section = format!(
+                "\n[[municipality]]\ncode = \"{code}\"\nname_ja = \"試験町{i}\"\nname_en = \"Test Town {i}\"\npublic_key = \"{code}.pub.pem\"\ncatalogue = \"unused.toml\"\n"
+            );
+            let backend = if let Some(kiosk) = &kiosk_pki {
+                let p = crate::testpki::MunicipalityPki::new(&code)?;
+                std::fs::write(d.join(format!("{code}.ca.pem")), &p.ca.cert_pem)?;
+                section.push_str(&format!("ca = \"{code}.ca.pem\"\n"));
+                let tls = p.server_tls(&kiosk.ca)?;
+                let b = RefBackend::start_with(&code, private_pem, 0, Some(tls))?;
+                pki.push(p);
+                b
+            } else {
+                section.push_str("test_destination = true\n");
+                RefBackend::start(&code, private_pem, 0)?
+            };
+            section.push_str(&format!("endpoint = \"{}\"\n", backend.url()));
+            if let Some((_, hours)) = opts.opening_hours.iter().find(|(n, _)| *n == i) {
+                section.push_str(&format!("opening_hours = {hours:?}\n"));
+            }
+            sections.push(section);
+            codes.push(code);
+            backends.push(backend);
+        }
+        if opts.tls {
+            toml.push_str(
+                "[tls]\nclient_cert = \"kiosk.crt.pem\"\nclient_key = \"kiosk.key.pem\"\n",
+            );
+        }
+        for s in sections {
+            toml.push_str(&s);
+        }
+        let config_path = d.join("kiosk.toml");
+        std::fs::write(&config_path, toml)?;
+        let config = counter_sync::config::SyncConfig::load(&config_path)?;
+        Ok(Self {
+            dir,
+            config_path,
+            config,
+            codes,
+            backends,
+            kiosk_pki,
+            pki,
+        })
+    }
+
+    /// The daemon as its own process (`counter-sync run`), logging to `log`.
+    pub fn spawn_daemon(&self, log: &Path) -> anyhow::Result<std::process::Child> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        Ok(std::process::Command::new(binary("counter-sync")?)
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("run")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?)
+    }
+
+    /// Runs a counter-sync subcommand to completion.
+    pub fn cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Ok(std::process::Command::new(binary("counter-sync")?)
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .output()?)
+    }
+
+    /// POSTs seen by all backends together.
+    pub fn total_posts(&self) -> usize {
+        self.backends
+            .iter()
+            .map(|b| b.store.lock().unwrap().posts)
+            .sum()
+    }
 }

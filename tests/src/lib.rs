@@ -4,5 +4,6 @@
 pub mod driver;
 pub mod harness;
 pub mod refbackend;
+pub mod testpki;
 pub mod vcard;
 pub mod vprinter;

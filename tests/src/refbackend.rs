@@ -1,5 +1,7 @@
-//! The reference municipality backend: the v1 API of product.md over real HTTP. It keeps
-//! what it receives, opens `sealed` with its private key, and can inject faults.
+//! The reference municipality backend: the v1 API of product.md over real HTTP (or HTTPS
+//! with client certificates). It keeps what it receives, opens `sealed` with its private key,
+//! records every POST body by key, and injects faults: scripted ones, or at random (chaos),
+//! including timeouts and connection resets *after* it has stored the application.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -26,11 +28,26 @@ pub struct Received {
     pub bodies: Vec<Vec<u8>>,
 }
 
-/// A fault to inject on the next POST.
-#[derive(Debug, Clone)]
+/// A fault to inject on a POST.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
+    /// Answer this status (with `Retry-After` seconds) without storing.
     Status(u16, Option<u64>),
+    /// An HTML page with `200`.
     Garbage,
+    /// Never answer, store nothing (a hung backend).
+    Hang,
+    /// Store the application, then never answer (the client times out).
+    StoreThenHang,
+    /// Store the application, then reset the connection (TCP RST).
+    StoreThenReset,
+}
+
+/// Random faults: each POST draws one with these per-mille rates (the rest succeed).
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    pub seed: u64,
+    pub faults: Vec<(Fault, u32)>,
 }
 
 #[derive(Default)]
@@ -41,19 +58,73 @@ pub struct Store {
     pub order: Vec<String>,
     pub posts: usize,
     pub faults: VecDeque<Fault>,
+    /// Every POST body by Idempotency-Key, faulted ones included.
+    pub bodies_by_key: HashMap<String, Vec<Vec<u8>>>,
+    /// Faults injected so far, by kind (for the chaos test's report).
+    pub injected: Vec<Fault>,
+    /// `422 key_reused` answers given (must stay zero: retries are identical).
+    pub conflicts: usize,
+    /// Every `Idempotency-Key` header exactly as received.
+    pub raw_keys: Vec<String>,
+    chaos: Option<(Chaos, u64)>,
+}
+
+impl Store {
+    /// Turns random faults on (or off with `None`).
+    pub fn set_chaos(&mut self, chaos: Option<Chaos>) {
+        self.chaos = chaos.map(|c| {
+            let state = c.seed | 1;
+            (c, state)
+        });
+    }
+
+    fn next_fault(&mut self) -> Option<Fault> {
+        if let Some(f) = self.faults.pop_front() {
+            return Some(f);
+        }
+        let (chaos, state) = self.chaos.as_mut()?;
+        // xorshift64*: deterministic per seed, no dependency.
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        let draw = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % 1000;
+        let mut acc = 0;
+        for (fault, per_mille) in &chaos.faults {
+            acc += u64::from(*per_mille);
+            if draw < acc {
+                return Some(fault.clone());
+            }
+        }
+        None
+    }
 }
 
 pub type Shared = Arc<Mutex<Store>>;
+
+/// Server side of mutual TLS: the server's chain and key, and the CA its clients must use.
+pub struct ServerTls {
+    pub config: Arc<rustls::ServerConfig>,
+}
 
 /// A running backend.
 pub struct RefBackend {
     pub addr: SocketAddr,
     pub store: Shared,
+    tls: bool,
 }
 
 impl RefBackend {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
+    }
+
+    /// Application ids stored, in arrival order.
+    pub fn stored_ids(&self) -> Vec<String> {
+        self.store.lock().unwrap().order.clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -66,6 +137,16 @@ impl RefBackend {
 
     /// Starts on its own thread and runtime, on `127.0.0.1:port` (0 for any free port).
     pub fn start(code: &str, private_pem: Vec<u8>, port: u16) -> anyhow::Result<Self> {
+        Self::start_with(code, private_pem, port, None)
+    }
+
+    /// Like [`RefBackend::start`], speaking HTTPS and requiring a client certificate.
+    pub fn start_with(
+        code: &str,
+        private_pem: Vec<u8>,
+        port: u16,
+        tls: Option<ServerTls>,
+    ) -> anyhow::Result<Self> {
         let store: Shared = Arc::new(Mutex::new(Store {
             code: code.into(),
             private_pem,
@@ -75,6 +156,8 @@ impl RefBackend {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let app = router(store.clone());
+        let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
+        let is_tls = acceptor.is_some();
         std::thread::Builder::new()
             .name(format!("backend-{code}"))
             .spawn(move || {
@@ -84,10 +167,73 @@ impl RefBackend {
                     .expect("runtime");
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    axum::serve(listener, app).await.expect("serve");
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        tokio::spawn(serve_connection(stream, app.clone(), acceptor.clone()));
+                    }
                 });
             })?;
-        Ok(RefBackend { addr, store })
+        Ok(RefBackend {
+            addr,
+            store,
+            tls: is_tls,
+        })
+    }
+}
+
+/// Set by a handler that wants its connection torn down with a TCP reset.
+#[derive(Clone)]
+struct Kill(Arc<tokio::sync::Notify>);
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let _ = stream.set_nodelay(true);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let kill = Kill(Arc::new(tokio::sync::Notify::new()));
+    let svc =
+        hyper_util::service::TowerToHyperService::new(app.layer(axum::Extension(kill.clone())));
+    let builder = hyper::server::conn::http1::Builder::new();
+    let served = async {
+        match acceptor {
+            Some(acceptor) => {
+                // A failed handshake (a client without a valid certificate) just ends here.
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                }
+            }
+            None => {
+                let _ = builder
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            }
+        }
+    };
+    tokio::pin!(served);
+    tokio::select! {
+        _ = &mut served => {}
+        _ = kill.0.notified() => {
+            // `served` still owns the socket here. A zero linger turns its close into a reset
+            // (RST), as a crashing server's would be.
+            let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+            // SAFETY: `fd` is open (owned by `served`, alive until the end of this function)
+            // and `linger` is a valid `struct linger` of the given size.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&linger as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
     }
 }
 
@@ -112,27 +258,65 @@ fn error(status: StatusCode, error: &str, message: impl Into<String>) -> Respons
 
 async fn post_application(
     State(store): State<Shared>,
+    axum::Extension(kill): axum::Extension<Kill>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut s = store.lock().unwrap();
-    s.posts += 1;
-    if let Some(f) = s.faults.pop_front() {
-        return match f {
+    let fault = {
+        let mut s = store.lock().unwrap();
+        s.posts += 1;
+        if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+            s.raw_keys.push(key.to_string());
+            let key = key.trim_matches('"').to_string();
+            s.bodies_by_key.entry(key).or_default().push(body.to_vec());
+        }
+        let fault = s.next_fault();
+        if let Some(f) = &fault {
+            s.injected.push(f.clone());
+        }
+        fault
+    };
+    let response = {
+        let mut s = store.lock().unwrap();
+        accept_application(&mut s, fault.as_ref(), &headers, &body)
+    };
+    match fault {
+        Some(Fault::Hang | Fault::StoreThenHang) => std::future::pending().await,
+        Some(Fault::StoreThenReset) => {
+            kill.0.notify_one();
+            std::future::pending().await
+        }
+        _ => response,
+    }
+}
+
+/// The API's behaviour for one POST, with an injected fault that acts before storing.
+fn accept_application(
+    s: &mut Store,
+    fault: Option<&Fault>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    if let Some(f) = fault {
+        match f {
             Fault::Status(code, retry_after) => {
                 let mut r = error(
-                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                     "injected",
                     "injected fault",
                 );
-                if let Some(ra) = retry_after {
+                if let Some(ra) = *retry_after {
                     r.headers_mut()
                         .insert("retry-after", ra.to_string().parse().unwrap());
                 }
-                r
+                return r;
             }
-            Fault::Garbage => (StatusCode::OK, "<html>502 Bad Gateway</html>").into_response(),
-        };
+            Fault::Garbage => {
+                return (StatusCode::OK, "<html>502 Bad Gateway</html>").into_response()
+            }
+            Fault::Hang => return StatusCode::GATEWAY_TIMEOUT.into_response(), // never sent
+            Fault::StoreThenHang | Fault::StoreThenReset => {}
+        }
     }
     let key = headers
         .get("idempotency-key")
@@ -145,7 +329,7 @@ async fn post_application(
             "Idempotency-Key must be a quoted UUID",
         );
     };
-    let envelope: ApplicationEnvelope = match serde_json::from_slice(&body) {
+    let envelope: ApplicationEnvelope = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", e.to_string()),
     };
@@ -165,6 +349,7 @@ async fn post_application(
     }
     if let Some(existing) = s.received.get_mut(&key) {
         if existing.bodies[0] != body.as_ref() {
+            s.conflicts += 1;
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "key_reused",

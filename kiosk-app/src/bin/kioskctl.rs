@@ -217,6 +217,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 municipality_local: "テスト印刷".into(),
                 procedure_ja: "印刷の確認（申請ではありません）".into(),
                 procedure_local: "印刷の確認（申請ではありません）".into(),
+                processing_from: None,
             };
             let ctx = ReceiptContext {
                 counter_name: cfg.sync.kiosk.counter_name.clone(),
@@ -335,15 +336,48 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
                         cfg.sync.outbox.path.display()
                     ));
                 }
-                let waiting: u64 = o
-                    .counts(&[])
+                let counts = o.counts(&[]).map_err(|e| e.to_string())?;
+                let count = |pred: &dyn Fn(&str) -> bool| -> u64 {
+                    counts
+                        .iter()
+                        .filter(|c| pred(c.state.as_str()))
+                        .map(|c| c.count)
+                        .sum()
+                };
+                let waiting = count(&|s| s != "delivered" && s != "failed");
+                let failed = count(&|s| s == "failed");
+                if failed > 0 {
+                    return Err(format!(
+                        "{failed} applications failed permanently and need staff: `counter-sync status`, then `counter-sync requeue <id>`"
+                    ));
+                }
+                let now = counter_sync::now_ms();
+                let blocked: Vec<String> = o
+                    .destinations()
                     .map_err(|e| e.to_string())?
-                    .iter()
-                    .filter(|c| c.state.as_str() != "delivered")
-                    .map(|c| c.count)
-                    .sum();
+                    .into_iter()
+                    .filter(|d| d.blocked_until(now).is_some())
+                    .map(|d| {
+                        format!(
+                            "{} {}",
+                            d.municipality_code,
+                            d.pause_reason.or(d.last_error).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                if blocked.iter().any(|b| b.contains("refused this kiosk")) {
+                    return Err(format!(
+                        "a municipality refuses this kiosk (check its client certificate), then `counter-sync resume <code>`: {}",
+                        blocked.join("; ")
+                    ));
+                }
+                let note = if blocked.is_empty() {
+                    String::new()
+                } else {
+                    format!("; waiting to retry: {}", blocked.join("; "))
+                };
                 Ok(format!(
-                    "{} is healthy; {waiting} applications not yet delivered",
+                    "{} is healthy; {waiting} applications not yet delivered{note}",
                     cfg.sync.outbox.path.display()
                 ))
             }),
@@ -385,17 +419,30 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
         .map_err(|e| fail("runtime", e))?;
     for m in &cfg.sync.municipalities {
         let result = rt.block_on(async {
-            let client = counter_sync::client::HttpClient::new(
-                &m.endpoint,
+            let client = counter_sync::client::HttpClient::for_municipality(
+                &cfg.sync,
+                m,
                 Duration::from_secs(5),
                 Duration::from_secs(3),
             )
             .map_err(|e| e.to_string())?;
             client.probe().await
         });
+        let now = time::OffsetDateTime::now_utc();
+        let hours = match m.hours().ok().filter(|h| !h.is_open(now)) {
+            Some(h) => match h.next_open(now) {
+                Some(t) => format!(
+                    "; closed now, deliveries resume {}",
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ),
+                None => "; its opening hours never open: check opening_hours".into(),
+            },
+            None => String::new(),
+        };
         check(
             &format!("backend {} {}", m.code, m.name_ja),
-            result.map(|s| format!("{} answers (HTTP {s})", m.endpoint)),
+            result.map(|s| format!("{} answers (HTTP {s}){hours}", m.endpoint)),
         );
     }
     report(json, checks)

@@ -208,6 +208,18 @@ pub fn receipt_bytes(
             &format!("Your application goes to {} for processing. Please quote the receipt number when you contact them.", job.municipality_local),
         )?;
     }
+    if let Some(from) = job.processing_from {
+        lines(
+            &mut p,
+            &crate::session::processing_note(from, Lang::Ja, &job.municipality_ja),
+        )?;
+        if bilingual {
+            lines(
+                &mut p,
+                &crate::session::processing_note(from, job.lang, &job.municipality_local),
+            )?;
+        }
+    }
     p.justify(JustifyMode::CENTER)?;
     p.qrcode_option(
         &job.receipt_number,
@@ -243,6 +255,7 @@ mod tests {
             } else {
                 "Copy of residence certificate".into()
             },
+            processing_from: None,
         }
     }
 
@@ -301,6 +314,17 @@ mod tests {
         assert!(text.contains("Municipality: Moroyama Town"));
         assert!(text.contains("申請先: 毛呂山町"));
         assert!(text.contains("Submitted: 21 November 2026 14:05"), "{text}");
+        assert!(!text.contains("closed"), "{text}");
+    }
+
+    #[test]
+    fn closed_municipality_says_when_processing_starts() {
+        let mut j = job(Lang::En);
+        j.processing_from = Some(time::macros::datetime!(2026-11-24 09:00 +09:00));
+        let d = decode(&receipt_bytes(&j, &ctx()).unwrap()).unwrap();
+        let text = d.text_lines().join("");
+        assert!(text.contains("11月24日（火）9時から処理されます"), "{text}");
+        assert!(text.contains("processed from Tue 24 Nov at 9:00"), "{text}");
     }
 
     #[test]

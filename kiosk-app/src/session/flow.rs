@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub struct Now {
     pub instant: Instant,
     pub today: time::Date,
+    /// Wall-clock time, for the municipalities' opening hours.
+    pub wall: time::OffsetDateTime,
 }
 
 impl Now {
@@ -27,6 +29,7 @@ impl Now {
         Now {
             instant: Instant::now(),
             today: local.date(),
+            wall: local,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct Flow {
     municipality: Option<usize>,
     /// Name of a non-participating municipality (or none when the address is unknown).
     other_municipality: Option<String>,
+    /// When the resident's municipality is closed now: its next opening.
+    opens_at: Option<time::OffsetDateTime>,
     procedure: Option<usize>,
     question: usize,
     answers: Vec<Answer>,
@@ -128,6 +133,7 @@ impl Flow {
             identity: None,
             municipality: None,
             other_municipality: None,
+            opens_at: None,
             procedure: None,
             question: 0,
             answers: vec![],
@@ -185,6 +191,7 @@ impl Flow {
         self.identity = None;
         self.municipality = None;
         self.other_municipality = None;
+        self.opens_at = None;
         self.procedure = None;
         self.question = 0;
         self.answers.clear();
@@ -417,6 +424,10 @@ impl Flow {
             {
                 Some(i) => {
                     self.municipality = Some(i);
+                    let hours = &self.world.municipalities[i].hours;
+                    self.opens_at = (!hours.is_open(now.wall))
+                        .then(|| hours.next_open(now.wall))
+                        .flatten();
                     self.go(Screen::Municipality, now);
                 }
                 None => {
@@ -551,11 +562,17 @@ impl Flow {
                         .as_ref()
                         .map(|p| p.title.get(self.lang.code()).to_owned())
                         .unwrap_or_default(),
+                    processing_from: s.processing_from,
                 };
+                let processing_note = s
+                    .processing_from
+                    .map(|t| super::processing_note(t, self.lang, m.name(self.lang)))
+                    .unwrap_or_default();
                 self.receipt = Some(ReceiptView {
                     number: s.receipt_number,
                     printed: false,
                     problem: "",
+                    processing_note,
                 });
                 fx.push(Effect::Print(job));
             }
@@ -673,6 +690,12 @@ impl Flow {
                 .map(|m| m.name(lang).to_owned())
                 .or_else(|| self.other_municipality.clone())
                 .unwrap_or_default(),
+            opening_note: match (municipality, self.opens_at) {
+                (Some(m), Some(t)) if self.screen == S::Municipality => {
+                    super::processing_note(t, lang, m.name(lang))
+                }
+                _ => String::new(),
+            },
             procedures: municipality
                 .map(|m| {
                     m.catalogue
@@ -819,6 +842,7 @@ mod tests {
     use crate::catalogue::Catalogue;
     use crate::routing::{MunicipalityEntry, Router};
     use crate::session::MunicipalityInfo;
+    use counter_sync::hours::OpeningHours;
     use std::path::Path;
 
     fn world() -> Arc<World> {
@@ -843,6 +867,7 @@ mod tests {
                 name_ja: "毛呂山町".into(),
                 name_en: "Moroyama".into(),
                 catalogue: cat,
+                hours: OpeningHours::parse(&["mon-fri 09:00-17:00".into()], &[]).unwrap(),
             }],
         })
     }
@@ -863,6 +888,7 @@ mod tests {
             let now = Now {
                 instant: Instant::now(),
                 today: time::macros::date!(2026 - 11 - 21),
+                wall: time::macros::datetime!(2026-11-21 10:00 +09:00), // a Saturday
             };
             let mut t = T {
                 flow: Flow::new(world(), TIMES, Lang::Ja, now),
@@ -925,6 +951,13 @@ mod tests {
         );
         t.intent(Intent::Next);
         assert_eq!(t.flow.screen(), Screen::Municipality);
+        assert!(
+            t.flow
+                .view(t.now.instant)
+                .opening_note
+                .contains("11月23日（月）9時から処理されます"),
+            "closed on Saturday: the resident is told when processing starts"
+        );
         t.intent(Intent::Next);
         t.intent(Intent::ChooseProcedure(1)); // 印鑑登録証明書: number, choice
         assert_eq!(t.flow.screen(), Screen::Question);
@@ -963,14 +996,21 @@ mod tests {
         let fx = t.input(Input::Submitted(Ok(Submitted {
             receipt_number: "K01-261121-0001".into(),
             submitted_at: time::OffsetDateTime::UNIX_EPOCH,
+            processing_from: Some(time::macros::datetime!(2026-11-24 09:00 +09:00)),
         })));
         assert!(
-            matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請")
+            matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請" && job.processing_from.is_some())
         );
         t.input(Input::Printed(Err(PrintProblem::PaperOut)));
         assert_eq!(t.flow.screen(), Screen::Done);
         let r = t.flow.view(t.now.instant).receipt.unwrap();
         assert!(!r.printed && r.problem == "paper-out");
+        assert!(
+            r.processing_note
+                .contains("11月24日（火）9時から処理されます"),
+            "the closed municipality's next opening is shown: {}",
+            r.processing_note
+        );
         t.intent(Intent::Finish);
         assert_eq!(t.flow.screen(), Screen::TakeCard);
         t.input(Input::Card(CardEvent::Removed));

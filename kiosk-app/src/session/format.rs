@@ -40,6 +40,36 @@ pub fn format_date(date: time::Date, lang: Lang) -> String {
     }
 }
 
+/// "Closed now; processed from …", for the done screen and the receipt. Japan time.
+pub fn processing_note(from: time::OffsetDateTime, lang: Lang, municipality: &str) -> String {
+    let t = from.to_offset(counter_sync::hours::JST);
+    let day = t.weekday().number_days_from_monday() as usize;
+    match lang {
+        Lang::Ja => {
+            let minute = if t.minute() == 0 {
+                String::new()
+            } else {
+                format!("{}分", t.minute())
+            };
+            format!(
+                "{municipality}は現在受付時間外です。この申請は{}月{}日（{}）{}時{minute}から処理されます。",
+                t.month() as u8,
+                t.day(),
+                ["月", "火", "水", "木", "金", "土", "日"][day],
+                t.hour(),
+            )
+        }
+        Lang::En => format!(
+            "{municipality} is closed now. Your application will be processed from {} {} {} at {}:{:02}.",
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day],
+            t.day(),
+            &month_en(t.month())[..3],
+            t.hour(),
+            t.minute()
+        ),
+    }
+}
+
 fn month_en(m: time::Month) -> &'static str {
     use time::Month::*;
     match m {

@@ -7,7 +7,7 @@ mod format;
 mod view;
 
 pub use flow::{Flow, FlowTimes, Input, Intent, Now};
-pub use format::{format_birth, format_date};
+pub use format::{format_birth, format_date, processing_note};
 pub use view::{HolderView, QuestionView, ReceiptView, View};
 
 use crate::card::basic4::Basic4;
@@ -71,6 +71,7 @@ pub struct MunicipalityInfo {
     pub name_ja: String,
     pub name_en: String,
     pub catalogue: Catalogue,
+    pub hours: counter_sync::hours::OpeningHours,
 }
 
 impl MunicipalityInfo {
@@ -124,6 +125,8 @@ pub struct ReceiptJob {
     pub municipality_local: String,
     pub procedure_ja: String,
     pub procedure_local: String,
+    /// When the municipality is closed now: when its systems open again.
+    pub processing_from: Option<time::OffsetDateTime>,
 }
 
 /// Result of [`Effect::Submit`].
@@ -131,6 +134,8 @@ pub struct ReceiptJob {
 pub struct Submitted {
     pub receipt_number: String,
     pub submitted_at: time::OffsetDateTime,
+    /// When the municipality is closed now: when its systems open again.
+    pub processing_from: Option<time::OffsetDateTime>,
 }
 
 /// Why a receipt could not be printed (shown to the resident, alerted to staff).

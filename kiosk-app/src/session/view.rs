@@ -17,6 +17,8 @@ pub struct View {
     /// Only on the confirmation screen.
     pub holder: Option<HolderView>,
     pub municipality_name: String,
+    /// "" when the municipality is open now; else when it will process the application.
+    pub opening_note: String,
     pub procedures: Vec<(String, String)>,
     pub procedure_title: String,
     pub question: Option<QuestionView>,
@@ -70,4 +72,6 @@ pub struct ReceiptView {
     pub printed: bool,
     /// "" or a [`super::PrintProblem`] code.
     pub problem: &'static str,
+    /// "" when the municipality is open; else when processing will start.
+    pub processing_note: String,
 }

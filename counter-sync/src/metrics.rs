@@ -1,0 +1,225 @@
+//! Prometheus metrics for the fleet dashboard, served on a local port (`sync.metrics_listen`).
+//!
+//! Queue depth and destination state are read from the outbox at each scrape, so they are
+//! true even right after a restart; attempt counts and latencies are counted by the workers.
+
+use crate::config::SyncConfig;
+use crate::outbox::Outbox;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Municipality {
+    municipality: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Attempt {
+    municipality: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Queue {
+    municipality: String,
+    state: String,
+}
+
+type HistogramFamily = Family<Municipality, Histogram, fn() -> Histogram>;
+
+/// The daemon's metrics; cheap to update from any worker.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    attempts: Family<Attempt, Counter>,
+    request_seconds: HistogramFamily,
+    delivery_seconds: HistogramFamily,
+    queue: Family<Queue, Gauge>,
+    blocked: Family<Municipality, Gauge>,
+    open: Family<Municipality, Gauge>,
+    scrape_errors: Counter,
+}
+
+fn request_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14)) // 5 ms … 41 s
+}
+
+fn delivery_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.1, 3.0, 14)) // 0.1 s … 18 days
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("madoguchi_sync");
+        let attempts = Family::<Attempt, Counter>::default();
+        registry.register(
+            "attempts",
+            "Delivery attempts by outcome (delivered, retry, failed, paused)",
+            attempts.clone(),
+        );
+        let request_seconds: HistogramFamily = Family::new_with_constructor(request_buckets);
+        registry.register(
+            "request_seconds",
+            "Duration of one POST to the municipality",
+            request_seconds.clone(),
+        );
+        let delivery_seconds: HistogramFamily = Family::new_with_constructor(delivery_buckets);
+        registry.register(
+            "delivery_latency_seconds",
+            "From the resident's submit to the municipality's confirmation",
+            delivery_seconds.clone(),
+        );
+        let queue = Family::<Queue, Gauge>::default();
+        registry.register(
+            "outbox_applications",
+            "Applications in the outbox by municipality and state",
+            queue.clone(),
+        );
+        let blocked = Family::<Municipality, Gauge>::default();
+        registry.register(
+            "destination_blocked",
+            "1 while the destination is paused (401/403) or backing off after failures",
+            blocked.clone(),
+        );
+        let open = Family::<Municipality, Gauge>::default();
+        registry.register(
+            "destination_open",
+            "1 while the destination is within its opening hours",
+            open.clone(),
+        );
+        let scrape_errors = Counter::default();
+        registry.register(
+            "scrape_errors",
+            "Scrapes that could not read the outbox",
+            scrape_errors.clone(),
+        );
+        Self {
+            registry,
+            attempts,
+            request_seconds,
+            delivery_seconds,
+            queue,
+            blocked,
+            open,
+            scrape_errors,
+        }
+    }
+
+    pub fn request(&self, municipality: &str, outcome: &str, took: Duration) {
+        self.attempts
+            .get_or_create(&Attempt {
+                municipality: municipality.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&Municipality {
+                municipality: municipality.into(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn delivered(&self, municipality: &str, since_submit: Duration) {
+        self.delivery_seconds
+            .get_or_create(&Municipality {
+                municipality: municipality.into(),
+            })
+            .observe(since_submit.as_secs_f64());
+    }
+
+    /// Reads the outbox and renders every metric in the OpenMetrics text format.
+    pub fn render(&self, cfg: &SyncConfig) -> String {
+        let codes: Vec<String> = cfg.municipalities.iter().map(|m| m.code.clone()).collect();
+        let now = time::OffsetDateTime::now_utc();
+        let read = Outbox::open(&cfg.outbox.path)
+            .and_then(|ob| Ok((ob.counts(&codes)?, ob.destinations()?)));
+        match read {
+            Ok((counts, destinations)) => {
+                for c in counts {
+                    self.queue
+                        .get_or_create(&Queue {
+                            municipality: c.municipality_code,
+                            state: c.state.as_str().into(),
+                        })
+                        .set(c.count as i64);
+                }
+                for m in &cfg.municipalities {
+                    let label = Municipality {
+                        municipality: m.code.clone(),
+                    };
+                    let blocked = destinations
+                        .iter()
+                        .find(|d| d.municipality_code == m.code)
+                        .and_then(|d| d.blocked_until(crate::now_ms()))
+                        .is_some();
+                    self.blocked.get_or_create(&label).set(blocked as i64);
+                    let open = m.hours().map(|h| h.is_open(now)).unwrap_or(false);
+                    self.open.get_or_create(&label).set(open as i64);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "metrics: cannot read the outbox");
+                self.scrape_errors.inc();
+            }
+        }
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics: cannot encode");
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    cfg: SyncConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let cfg = Arc::new(cfg);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (metrics, cfg) = (metrics.clone(), cfg.clone());
+            async move {
+                let body = tokio::task::spawn_blocking(move || metrics.render(&cfg))
+                    .await
+                    .unwrap_or_default();
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        }),
+    );
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "metrics endpoint stopped");
+    }
+}

@@ -1,0 +1,62 @@
+//! Synthetic applications for installation checks and load tests: real sealed payloads to
+//! each configured municipality, with an applicant who is nobody.
+
+use crate::api::{Answer, Applicant, SealedContent};
+use crate::config::SyncConfig;
+use crate::outbox::NewApplication;
+use crate::seal::{seal, SealError};
+
+/// The procedure code every synthetic application carries, so a municipality can drop them.
+pub const PROCEDURE: &str = "madoguchi-synthetic-check";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyntheticError {
+    #[error("cannot read the public key of municipality {code} from {path}: {source}")]
+    Key {
+        code: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// `count` applications spread round-robin over the configured municipalities.
+pub fn applications(cfg: &SyncConfig, count: usize) -> Result<Vec<NewApplication>, SyntheticError> {
+    let mut keys = Vec::new();
+    for m in &cfg.municipalities {
+        let pem = std::fs::read(&m.public_key).map_err(|source| SyntheticError::Key {
+            code: m.code.clone(),
+            path: m.public_key.display().to_string(),
+            source,
+        })?;
+        keys.push((m.code.clone(), pem));
+    }
+    let content = SealedContent {
+        applicant: Applicant {
+            name: "試験　データ".into(),
+            address: "(synthetic)".into(),
+            birth_date: "2000-01-01".into(),
+            sex: "9".into(),
+        },
+        answers: vec![Answer {
+            question: "synthetic".into(),
+            value: "true".into(),
+        }],
+        language: "ja".into(),
+    };
+    let plaintext = serde_json::to_vec(&content).expect("plain struct serialises");
+    (0..count)
+        .map(|i| {
+            let (code, pem) = &keys[i % keys.len()];
+            Ok(NewApplication {
+                application_id: uuid::Uuid::new_v4(),
+                kiosk_id: cfg.kiosk.id.clone(),
+                municipality_code: code.clone(),
+                procedure_code: PROCEDURE.into(),
+                submitted_at: time::OffsetDateTime::now_utc(),
+                sealed: seal(&plaintext, pem)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! counter-sync figures for BENCHMARKS.md:
+//! 1. durable enqueue latency (one `BEGIN IMMEDIATE` transaction, WAL, `synchronous=FULL`);
+//! 2. drain throughput of N applications over M municipalities, next to the raw request rate
+//!    of the same HTTP client, with the same concurrency, against the same backends;
+//! 3. time for a backlog to clear once a backend that was down comes back.
+//!
+//! `cargo run --release -p madoguchi-tests --bin sync-bench -- [N] [M]` (defaults 10000 10).
+
+use counter_sync::client::{HttpClient, Outcome};
+use counter_sync::outbox::{Outbox, State};
+use madoguchi_tests::harness::{wait_until, SyncFixture, SyncGuard, SyncOptions};
+use madoguchi_tests::refbackend::{Chaos, Fault};
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn delivered(outbox: &Outbox) -> u64 {
+    outbox
+        .counts(&[])
+        .unwrap()
+        .iter()
+        .filter(|c| c.state == State::Delivered)
+        .map(|c| c.count)
+        .sum()
+}
+
+const TUNING: &str = "poll_interval_ms = 20\nbatch_size = 16\n";
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let m: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
+
+    // 1. Durable enqueue latency, as the kiosk does it: one application per transaction.
+    let fx = SyncFixture::new(SyncOptions {
+        municipalities: 2,
+        sync: TUNING.into(),
+        ..Default::default()
+    })?;
+    let apps = counter_sync::synthetic::applications(&fx.config, 1_000)?;
+    let mut outbox = Outbox::open(&fx.config.outbox.path)?;
+    let mut lat: Vec<Duration> = apps
+        .iter()
+        .map(|a| {
+            let t = Instant::now();
+            outbox.enqueue(a, counter_sync::now_ms()).expect("enqueue");
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    println!(
+        "enqueue (1 tx, fsync): n={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        lat.len(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    drop(fx);
+
+    // 2. Drain throughput vs the raw request rate of the same client.
+    let fx = SyncFixture::new(SyncOptions {
+        municipalities: m,
+        sync: TUNING.into(),
+        ..Default::default()
+    })?;
+    let batch = fx.config.sync.batch_size as usize;
+    // Raw: every municipality's client posts fresh applications, `batch` at a time, as fast
+    // as it can; no database.
+    let raw_apps = counter_sync::synthetic::applications(&fx.config, n)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let raw_elapsed = rt.block_on(async {
+        let mut per: Vec<Vec<(String, Vec<u8>)>> = vec![vec![]; m];
+        for (i, a) in raw_apps.iter().enumerate() {
+            let env = counter_sync::api::ApplicationEnvelope {
+                application_id: a.application_id.to_string(),
+                kiosk_id: a.kiosk_id.clone(),
+                municipality_code: a.municipality_code.clone(),
+                procedure_code: a.procedure_code.clone(),
+                submitted_at: "2026-11-22T10:00:00+09:00".into(),
+                receipt_number: format!("RAW-{i}"),
+                sealed: a.sealed.clone(),
+            };
+            per[i % m].push((
+                env.application_id.clone(),
+                serde_json::to_vec(&env).unwrap(),
+            ));
+        }
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, bodies) in per.into_iter().enumerate() {
+            let client = HttpClient::new(
+                &fx.backends[i].url(),
+                Duration::from_secs(20),
+                Duration::from_secs(5),
+                None,
+            )
+            .unwrap();
+            tasks.spawn(async move {
+                for chunk in bodies.chunks(batch) {
+                    let mut set = tokio::task::JoinSet::new();
+                    for (id, body) in chunk.iter().cloned() {
+                        let c = client.clone();
+                        set.spawn(async move { c.post_application(&id, body).await });
+                    }
+                    while let Some(o) = set.join_next().await {
+                        assert!(matches!(o.unwrap(), Outcome::Delivered { .. }));
+                    }
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+        started.elapsed()
+    });
+    let raw_rate = n as f64 / raw_elapsed.as_secs_f64();
+    drop(rt);
+
+    let apps = counter_sync::synthetic::applications(&fx.config, n)?;
+    let mut outbox = Outbox::open(&fx.config.outbox.path)?;
+    for chunk in apps.chunks(1000) {
+        outbox.enqueue_many(chunk, counter_sync::now_ms())?;
+    }
+    let started = Instant::now();
+    let sync = SyncGuard::spawn(fx.config.clone());
+    wait_until(Duration::from_secs(3600), "drained", || {
+        delivered(&outbox) == n as u64
+    })?;
+    let drain_elapsed = started.elapsed();
+    drop(sync);
+    let drain_rate = n as f64 / drain_elapsed.as_secs_f64();
+    println!(
+        "drain: {n} applications over {m} municipalities in {:.2} s = {:.0}/s; raw client {:.2} s = {:.0}/s; ratio {:.2}",
+        drain_elapsed.as_secs_f64(),
+        drain_rate,
+        raw_elapsed.as_secs_f64(),
+        raw_rate,
+        drain_rate / raw_rate
+    );
+    drop(fx);
+
+    // 3. Backlog after an outage: one municipality answers 503 (no Retry-After) for a while,
+    //    with the default backoff (2 s base, 600 s cap); then it is back.
+    let backlog = n / m;
+    let down_for = Duration::from_secs(30);
+    let fx = SyncFixture::new(SyncOptions {
+        municipalities: 1,
+        sync: "batch_size = 16\n".into(),
+        ..Default::default()
+    })?;
+    fx.backends[0].store.lock().unwrap().set_chaos(Some(Chaos {
+        seed: 7,
+        faults: vec![(Fault::Status(503, None), 1000)],
+    }));
+    let apps = counter_sync::synthetic::applications(&fx.config, backlog)?;
+    let mut outbox = Outbox::open(&fx.config.outbox.path)?;
+    outbox.enqueue_many(&apps, counter_sync::now_ms())?;
+    let sync = SyncGuard::spawn(fx.config.clone());
+    std::thread::sleep(down_for); // the outage itself, not synchronisation
+    let posts_while_down = fx.backends[0].store.lock().unwrap().posts;
+    fx.backends[0].store.lock().unwrap().set_chaos(None);
+    let back = Instant::now();
+    wait_until(Duration::from_secs(3600), "first delivery", || {
+        !fx.backends[0].received().is_empty()
+    })?;
+    let first = back.elapsed();
+    wait_until(Duration::from_secs(3600), "backlog cleared", || {
+        delivered(&outbox) == backlog as u64
+    })?;
+    let cleared = back.elapsed();
+    drop(sync);
+    println!(
+        "backlog: {backlog} applications, backend down {} s ({} POSTs while down); back → first delivery {:.2} s, → all delivered {:.2} s",
+        down_for.as_secs(),
+        posts_while_down,
+        first.as_secs_f64(),
+        cleared.as_secs_f64()
+    );
+    Ok(())
+}

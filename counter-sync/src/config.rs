@@ -89,10 +89,10 @@ impl Default for SyncTuning {
             request_timeout_secs: 20,
             connect_timeout_secs: 5,
             backoff_base_ms: 2_000,
-            backoff_cap_ms: 600_000,
+            backoff_cap_ms: 30_000,
             lease_secs: 60,
             max_retry_after_secs: 3_600,
-            batch_size: 16,
+            batch_size: 32,
             status_poll_secs: 900,
             metrics_listen: None,
         }

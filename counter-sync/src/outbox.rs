@@ -102,6 +102,8 @@ ALTER TABLE destination ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE destination ADD COLUMN last_error TEXT;
 ALTER TABLE application ADD COLUMN remote_checked_at INTEGER;
 CREATE INDEX application_delivered ON application(state, delivered_at);
+-- The last receipt number per kiosk and day: O(1) numbering however full the outbox is.
+CREATE TABLE receipt_counter(prefix TEXT PRIMARY KEY, last INTEGER NOT NULL);
 "#,
 ];
 
@@ -330,8 +332,8 @@ impl Outbox {
     }
 
     /// Claims up to `max` due applications of one municipality, oldest first, for one attempt
-    /// each. Nothing while the destination is paused or in its own backoff. Rows whose lease
-    /// ran out (their worker died) are due again.
+    /// each. Nothing while the destination is paused or in its own backoff, and a single probe
+    /// right after. Rows whose lease ran out (their worker died) are due again.
     pub fn claim_batch(
         &mut self,
         municipality: &str,
@@ -342,20 +344,34 @@ impl Outbox {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let blocked = destination_in(&tx, municipality)?
+        let destination = destination_in(&tx, municipality)?;
+        if destination
+            .as_ref()
             .and_then(|d| d.blocked_until(now_ms))
-            .is_some();
-        if blocked {
+            .is_some()
+        {
             return Ok(vec![]);
         }
+        // A destination that failed is probed with one application, not a whole batch.
+        let max = if destination.is_some_and(|d| d.failures > 0) {
+            1
+        } else {
+            max
+        };
         let claimed = {
             let mut stmt = tx.prepare_cached(
+                // Two index range scans (application_due), so a claim costs the same however
+                // many delivered rows the outbox keeps: expired leases first, then due rows.
                 "UPDATE application SET state = 'sending', lease_until = ?3, attempts = attempts + 1
-                 WHERE id IN (SELECT id FROM application
-                              WHERE municipality_code = ?1 AND body IS NOT NULL AND (
-                                    (state = 'waiting' AND next_attempt_at <= ?2)
-                                 OR (state = 'sending' AND lease_until <= ?2))
-                              ORDER BY next_attempt_at, submitted_at LIMIT ?4)
+                 WHERE id IN (
+                     SELECT id FROM application
+                      WHERE municipality_code = ?1 AND state = 'sending' AND lease_until <= ?2
+                     UNION ALL
+                     SELECT id FROM (SELECT id FROM application
+                      WHERE municipality_code = ?1 AND state = 'waiting' AND next_attempt_at <= ?2
+                        AND body IS NOT NULL
+                      ORDER BY next_attempt_at LIMIT ?4)
+                     LIMIT ?4)
                  RETURNING id, body, attempts, submitted_at",
             )?;
             let rows = stmt.query_map(
@@ -674,14 +690,26 @@ fn insert_application(
         ))
         .unwrap_or_default();
     let prefix = format!("{}-{}-", app.kiosk_id, day);
-    // Numeric maximum: past 9999 a day the text order would no longer be the number order.
-    let last: Option<i64> = tx.query_row(
-        "SELECT MAX(CAST(substr(receipt_number, length(?1) + 1) AS INTEGER)) FROM application
-             WHERE receipt_number LIKE ?1 || '%'",
-        [&prefix],
-        |r| r.get(0),
-    )?;
-    let seq = last.unwrap_or(0) + 1;
+    let bumped: Option<i64> = tx
+        .query_row(
+            "UPDATE receipt_counter SET last = last + 1 WHERE prefix = ?1 RETURNING last",
+            [&prefix],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let seq = match bumped {
+        Some(seq) => seq,
+        // First of the day (or a database from before the counter): continue after the
+        // highest number already used, compared as numbers (past 9999 text order differs).
+        None => tx.query_row(
+            "INSERT INTO receipt_counter(prefix, last) VALUES (?1,
+                 1 + (SELECT COALESCE(MAX(CAST(substr(receipt_number, length(?1) + 1) AS INTEGER)), 0)
+                      FROM application WHERE receipt_number >= ?1 AND receipt_number < ?1 || '~'))
+             RETURNING last",
+            [&prefix],
+            |r| r.get(0),
+        )?,
+    };
     let receipt_number = format!("{prefix}{seq:04}");
     let submitted_at = app
         .submitted_at
@@ -959,15 +987,28 @@ mod tests {
             .is_empty());
         let d = ob.destination("113263").unwrap().unwrap();
         assert_eq!((d.failures, d.blocked_until(0)), (1, Some(5_000)));
+        // Its time has come: one probe, not a batch.
+        let probe = ob.claim_batch("113263", 5_000, lease, 10).unwrap();
+        assert_eq!(probe.len(), 1);
+        let ok = Record::Delivered {
+            status: 201,
+            reference: "R".into(),
+            remote: RemoteStatus::Received,
+        };
+        ob.finish_batch(
+            "113263",
+            &[(probe[0].id.clone(), ok)],
+            &DestinationUpdate::Healthy,
+            5_000,
+        )
+        .unwrap();
+        assert_eq!(ob.destination("113263").unwrap().unwrap().failures, 0);
         // Back: the whole backlog is due at once.
         let all = ob.claim_batch("113263", 5_000, lease, 10).unwrap();
-        assert_eq!(all.len(), 5);
-        ob.finish_batch("113263", &[], &DestinationUpdate::Healthy, 5_000)
-            .unwrap();
-        assert_eq!(ob.destination("113263").unwrap().unwrap().failures, 0);
+        assert_eq!(all.len(), 4);
         // The daemon was killed while sending: the next one puts them back at once.
-        assert_eq!(ob.release_orphans().unwrap(), 5);
-        assert_eq!(ob.claim_batch("113263", 5_001, lease, 10).unwrap().len(), 5);
+        assert_eq!(ob.release_orphans().unwrap(), 4);
+        assert_eq!(ob.claim_batch("113263", 5_001, lease, 10).unwrap().len(), 4);
     }
 
     #[test]

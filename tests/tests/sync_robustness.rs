@@ -309,3 +309,73 @@ fn metrics_endpoint_reports_queue_and_attempts() {
     }
     assert!(text.contains("madoguchi_sync_delivery_latency_seconds_count"));
 }
+
+#[test]
+fn broken_files_are_named_and_never_reset() {
+    let fx = SyncFixture::new(SyncOptions::default()).unwrap();
+    let db = &fx.config.outbox.path;
+
+    // A second daemon on the same outbox is refused while the first runs.
+    let log = fx.dir.path().join("daemon.log");
+    let mut first = fx.spawn_daemon(&log).unwrap();
+    enqueue(&fx, 2);
+    wait_until(Duration::from_secs(20), "the first daemon delivers", || {
+        fx.backends
+            .iter()
+            .map(|b| b.received().len())
+            .sum::<usize>()
+            == 2
+    })
+    .unwrap();
+    let second = fx.cli(&["run"]).unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("another counter-sync") && err.contains("outbox.db"),
+        "{err}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // A damaged database: every command names the file and the problem and leaves it alone.
+    let mut damaged = std::fs::read(db).unwrap();
+    for b in damaged.iter_mut().skip(100).take(4000) {
+        *b = 0x5A;
+    }
+    std::fs::write(db, &damaged).unwrap();
+    let _ = std::fs::remove_file(db.with_extension("db-wal"));
+    for args in [
+        &["status", "--json"][..],
+        &["run"][..],
+        &["enqueue-synthetic", "--count", "1"][..],
+    ] {
+        let out = fx.cli(args).unwrap();
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("outbox.db"), "{args:?}: {err}");
+        assert!(
+            err.contains("damaged") || err.contains("not a database"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(db).unwrap(),
+            damaged,
+            "{args:?} changed the file"
+        );
+    }
+
+    // A broken setting names the file and the setting.
+    let text = std::fs::read_to_string(&fx.config_path).unwrap();
+    std::fs::write(
+        &fx.config_path,
+        text.replace("[sync]\n", "[sync]\nlease_secs = 3\n"),
+    )
+    .unwrap();
+    let out = fx.cli(&["status"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("kiosk.toml") && err.contains("lease_secs"),
+        "{err}"
+    );
+}

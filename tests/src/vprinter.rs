@@ -2,8 +2,8 @@
 //! like an Epson TM model, can be put into paper-out, near-end, cover-open, offline, silent or
 //! slow states, and renders every job to PNG and text with the bundled Japanese font.
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use kiosk_app::receipt::decode::{decode, Element};
+use kiosk_app::receipt::raster::{Align, LineRenderer, Raster};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -181,16 +181,29 @@ pub fn render_to_files(
     Ok(png)
 }
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/BIZUDGothic-Regular.ttf");
-
-/// Draws the decoded receipt on a white strip `width` dots wide (Font A: 12×24 dots).
+/// Draws the decoded receipt on a white strip `width` dots wide, text with the kiosk's own
+/// line renderer (the bundled fonts at Font A's 12×24 dots).
 pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> anyhow::Result<()> {
-    let font = FontRef::try_from_slice(FONT)?;
-    let margin = 8u32;
+    let renderer = LineRenderer::bundled();
     let mut rows: Vec<Vec<u8>> = vec![];
     let blank = |rows: &mut Vec<Vec<u8>>, n: u32| {
         for _ in 0..n {
             rows.push(vec![255u8; width as usize]);
+        }
+    };
+    let paint = |rows: &mut Vec<Vec<u8>>, image: &Raster| {
+        for y in 0..image.height {
+            rows.push(
+                (0..width as usize)
+                    .map(|x| {
+                        if x < image.width_bytes * 8 && image.is_set(x, y) {
+                            0
+                        } else {
+                            255
+                        }
+                    })
+                    .collect(),
+            );
         }
     };
     blank(&mut rows, 16);
@@ -198,47 +211,22 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
         match e {
             Element::Text {
                 text,
-                width: w,
-                height: h,
+                height,
+                bold,
                 align,
                 ..
             } => {
-                let line_h = 30 * *h as u32;
-                let scale = PxScale {
-                    x: 24.0 * *w as f32,
-                    y: 24.0 * *h as f32,
+                let align = match align {
+                    1 => Align::Center,
+                    2 => Align::Right,
+                    _ => Align::Left,
                 };
-                let sf = font.as_scaled(scale);
-                let text_w: f32 = text.chars().map(|c| sf.h_advance(font.glyph_id(c))).sum();
-                let x0 = match align {
-                    1 => ((width as f32 - text_w) / 2.0).max(0.0),
-                    2 => (width as f32 - text_w - margin as f32).max(0.0),
-                    _ => margin as f32,
-                };
-                let top = rows.len();
-                blank(&mut rows, line_h);
-                let mut x = x0;
-                for c in text.chars() {
-                    let g = font.glyph_id(c).with_scale_and_position(
-                        scale,
-                        ab_glyph::point(x, top as f32 + sf.ascent() + 2.0),
-                    );
-                    x += sf.h_advance(font.glyph_id(c));
-                    if let Some(og) = font.outline_glyph(g) {
-                        let b = og.px_bounds();
-                        og.draw(|gx, gy, cov| {
-                            let (px, py) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
-                            if px >= 0
-                                && (px as u32) < width
-                                && py >= 0
-                                && (py as usize) < rows.len()
-                                && cov > 0.5
-                            {
-                                rows[py as usize][px as usize] = 0;
-                            }
-                        });
-                    }
-                }
+                let scale = u32::from((*height).max(1));
+                paint(
+                    &mut rows,
+                    &renderer.render(text, width, scale, align, *bold),
+                );
+                blank(&mut rows, 6 * scale);
             }
             Element::Feed => blank(&mut rows, 30),
             Element::Qr { data, module } => {
@@ -265,15 +253,13 @@ pub fn render_png(elements: &[Element], width: u32, path: &std::path::Path) -> a
                 height,
                 data,
             } => {
-                for y in 0..*height {
-                    let mut row = vec![255u8; width as usize];
-                    for x in 0..(width_bytes * 8).min(width as usize) {
-                        if data[y * width_bytes + x / 8] & (0x80 >> (x % 8)) != 0 {
-                            row[x] = 0;
-                        }
-                    }
-                    rows.push(row);
-                }
+                let image = Raster {
+                    width_bytes: *width_bytes,
+                    height: *height,
+                    data: data.clone(),
+                };
+                paint(&mut rows, &image);
+                blank(&mut rows, 6);
             }
             Element::Cut => {
                 blank(&mut rows, 12);

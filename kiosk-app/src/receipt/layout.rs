@@ -2,6 +2,7 @@
 //! receipt number, the number printed large, a cut, and a trailing `GS r 1` whose answer
 //! confirms the printer processed everything before it.
 
+use super::raster::{Align, LineRenderer};
 use crate::session::{Lang, ReceiptJob};
 use escpos::driver::Driver;
 use escpos::printer::Printer;
@@ -12,8 +13,6 @@ use unicode_width::UnicodeWidthChar;
 
 /// `GS r 1`: its answer marks the end of the job.
 pub const CONFIRM_MARKER: [u8; 3] = [0x1D, 0x72, 0x01];
-/// Substitute for a character outside JIS X 0208 (〓, the geta mark).
-const GETA: char = '〓';
 
 /// Collects the bytes the escpos crate would send.
 #[derive(Clone, Default)]
@@ -51,20 +50,76 @@ pub fn columns(paper_mm: u8) -> usize {
     }
 }
 
-/// Keeps JIS X 0208 characters; others become 〓 (raster fallback comes with issue 5).
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let mut buf = [0u8; 4];
-            let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
-            let lead = bytes.first().copied().unwrap_or(0);
-            if unmappable || lead == 0x87 || (0xED..=0xFC).contains(&lead) {
-                GETA
-            } else {
-                c
-            }
-        })
-        .collect()
+/// Whether the printer's kanji mode prints this character: JIS X 0208 in Shift_JIS, without
+/// the NEC (row 13) and IBM vendor extensions that printers do not share.
+pub fn in_jis_x_0208(c: char) -> bool {
+    let mut buf = [0u8; 4];
+    let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
+    let lead = bytes.first().copied().unwrap_or(0);
+    !(unmappable || lead == 0x87 || (0xED..=0xFC).contains(&lead))
+}
+
+/// How one line is printed.
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    align: Align,
+    /// 1 = Font A, 2 = double width and height.
+    scale: u8,
+    bold: bool,
+}
+
+const BODY: Style = Style {
+    align: Align::Left,
+    scale: 1,
+    bold: false,
+};
+const HEADING: Style = Style {
+    align: Align::Center,
+    scale: 1,
+    bold: true,
+};
+const CENTERED: Style = Style {
+    align: Align::Center,
+    scale: 1,
+    bold: false,
+};
+const NUMBER: Style = Style {
+    align: Align::Center,
+    scale: 2,
+    bold: true,
+};
+
+/// Writes `text` wrapped to the paper: lines the printer's kanji font can print as text,
+/// others as a raster image drawn with the bundled fonts (so 髙, 﨑, 𠮷 come out right).
+fn put(
+    p: &mut Printer<Capture>,
+    text: &str,
+    style: Style,
+    cols: usize,
+) -> escpos::errors::Result<()> {
+    let justify = match style.align {
+        Align::Left => JustifyMode::LEFT,
+        Align::Center => JustifyMode::CENTER,
+        Align::Right => JustifyMode::RIGHT,
+    };
+    let scale = style.scale.max(1);
+    p.justify(justify)?.size(scale, scale)?.bold(style.bold)?;
+    for line in wrap(text, cols / scale as usize) {
+        if line.chars().all(in_jis_x_0208) {
+            p.writeln(&line)?;
+        } else {
+            let image = LineRenderer::bundled().render(
+                &line,
+                cols as u32 * 12,
+                u32::from(scale),
+                style.align,
+                style.bold,
+            );
+            p.custom(&image.gs_v_0())?;
+        }
+    }
+    p.size(1, 1)?.bold(false)?;
+    Ok(())
 }
 
 /// Wraps by East-Asian display width (full-width = 2 columns). Latin words are not split
@@ -133,90 +188,82 @@ pub fn receipt_bytes(
     let mut p = Printer::new(capture.clone(), protocol, None);
     let cols = columns(ctx.paper_mm);
     let bilingual = job.lang != Lang::Ja;
-    let lines = |p: &mut Printer<Capture>, text: &str| -> escpos::errors::Result<()> {
-        for l in wrap(&printable(text), cols) {
-            p.writeln(&l)?;
+    let both = |ja: &str, en: &str| {
+        if bilingual {
+            format!("{ja} / {en}")
+        } else {
+            ja.to_owned()
         }
-        Ok(())
     };
     p.init()?
         .custom(&[0x1C, 0x43, 0x01])?
         .custom(&[0x1B, 0x52, 0x08])?;
-    p.justify(JustifyMode::CENTER)?.bold(true)?;
-    lines(&mut p, &ctx.counter_name)?;
-    p.bold(false)?;
-    lines(
-        &mut p,
-        if bilingual {
-            "受付票 / Receipt"
-        } else {
-            "受付票"
-        },
-    )?;
-    lines(&mut p, &"-".repeat(cols))?;
-    lines(
-        &mut p,
-        if bilingual {
-            "受付番号 / Receipt number"
-        } else {
-            "受付番号"
-        },
-    )?;
-    p.size(2, 2)?.bold(true)?;
-    lines(&mut p, &job.receipt_number)?;
-    p.size(1, 1)?.bold(false)?.justify(JustifyMode::LEFT)?;
-    lines(&mut p, &"-".repeat(cols))?;
-    let local = |en: &str, value: String| {
-        if bilingual {
-            format!("{en}: {value}")
-        } else {
-            value
-        }
-    };
-    lines(&mut p, &format!("申請先: {}", job.municipality_ja))?;
+    let p = &mut p;
+    put(p, &ctx.counter_name, HEADING, cols)?;
+    put(p, &both("受付票", "Receipt"), CENTERED, cols)?;
+    put(p, &"-".repeat(cols), BODY, cols)?;
+    put(p, &both("受付番号", "Receipt number"), CENTERED, cols)?;
+    put(p, &job.receipt_number, NUMBER, cols)?;
+    put(p, &"-".repeat(cols), BODY, cols)?;
+    let local = |en: &str, value: &str| format!("{en}: {value}");
+    put(p, &format!("申請先: {}", job.municipality_ja), BODY, cols)?;
     if bilingual {
-        lines(
-            &mut p,
-            &local("Municipality", job.municipality_local.clone()),
+        put(
+            p,
+            &local("Municipality", &job.municipality_local),
+            BODY,
+            cols,
         )?;
     }
-    lines(&mut p, &format!("手続き: {}", job.procedure_ja))?;
+    put(p, &format!("手続き: {}", job.procedure_ja), BODY, cols)?;
     if bilingual {
-        lines(&mut p, &local("Procedure", job.procedure_local.clone()))?;
+        put(p, &local("Procedure", &job.procedure_local), BODY, cols)?;
     }
-    lines(
-        &mut p,
+    put(
+        p,
         &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::Ja)),
+        BODY,
+        cols,
     )?;
     if bilingual {
-        lines(
-            &mut p,
-            &local("Submitted", fmt_time(job.submitted_at, job.lang)),
+        put(
+            p,
+            &local("Submitted", &fmt_time(job.submitted_at, job.lang)),
+            BODY,
+            cols,
         )?;
     }
-    lines(&mut p, &"-".repeat(cols))?;
-    lines(
-        &mut p,
+    put(p, &"-".repeat(cols), BODY, cols)?;
+    put(
+        p,
         &format!(
             "この申請は{}に送られ、処理されます。お問い合わせの際は受付番号をお伝えください。",
             job.municipality_ja
         ),
+        BODY,
+        cols,
     )?;
     if bilingual {
-        lines(
-            &mut p,
+        put(
+            p,
             &format!("Your application goes to {} for processing. Please quote the receipt number when you contact them.", job.municipality_local),
+            BODY,
+            cols,
         )?;
     }
     if let Some(from) = job.processing_from {
-        lines(
-            &mut p,
+        put(
+            p,
             &crate::session::processing_note(from, Lang::Ja, &job.municipality_ja),
+            BODY,
+            cols,
         )?;
         if bilingual {
-            lines(
-                &mut p,
+            put(
+                p,
                 &crate::session::processing_note(from, job.lang, &job.municipality_local),
+                BODY,
+                cols,
             )?;
         }
     }
@@ -337,10 +384,37 @@ mod tests {
             let w: usize = l.chars().map(|c| c.width().unwrap_or(0)).sum();
             assert!(w <= 32, "{l} is {w} columns");
         }
-        assert!(
-            d.text_lines().contains(&"〓〓〓田 共同窓口".to_string()),
-            "{:?}",
-            d.text_lines()
+        // The counter name is not garbled into 〓 or dropped: it is a raster image of exactly
+        // that text, drawn with the bundled fonts, centred and bold.
+        assert!(!d
+            .text_lines()
+            .iter()
+            .any(|l| l.contains('〓') || l.contains("共同窓口")));
+        let expected =
+            LineRenderer::bundled().render("髙﨑𠮷田 共同窓口", 32 * 12, 1, Align::Center, true);
+        let raster = d
+            .elements
+            .iter()
+            .find_map(|e| match e {
+                Element::Raster {
+                    width_bytes,
+                    height,
+                    data,
+                } => Some((*width_bytes, *height, data.clone())),
+                _ => None,
+            })
+            .expect("a raster line");
+        assert_eq!(
+            raster,
+            (expected.width_bytes, expected.height, expected.data)
+        );
+        assert_eq!(
+            d.elements
+                .iter()
+                .filter(|e| matches!(e, Element::Raster { .. }))
+                .count(),
+            1,
+            "only the line with characters outside JIS X 0208 is an image"
         );
     }
 

@@ -8,6 +8,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Every binary the end-to-end tests run (kioskctl, counter-sync, submit-loop) and every test,
+# built once up front so that no test waits for a build.
+cargo build --workspace --all-targets --quiet
 
 if cargo nextest --version >/dev/null 2>&1; then
   # One process per test: Slint's event loop can only start once per process.

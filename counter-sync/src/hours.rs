@@ -12,6 +12,12 @@ pub const JST: UtcOffset = match UtcOffset::from_hms(9, 0, 0) {
     Err(_) => panic!("valid offset"),
 };
 
+/// The time in Japan, for receipts, dates and hours. (Not the process's local offset: the
+/// `time` crate cannot read it in a multi-threaded program and would fall back to UTC.)
+pub fn japan_now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().to_offset(JST)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("opening hours {entry:?}: {problem} (expected e.g. \"mon-fri 09:00-17:00\")")]
 pub struct HoursError {

@@ -86,8 +86,7 @@ impl Submitter {
         zeroize::Zeroize::zeroize(&mut content.applicant);
         let plaintext = Zeroizing::new(encoded?);
         let sealed = seal(&plaintext, key)?;
-        let submitted_at =
-            time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let submitted_at = counter_sync::hours::japan_now();
         let app = NewApplication {
             application_id: uuid::Uuid::new_v4(),
             kiosk_id: self.kiosk_id.clone(),

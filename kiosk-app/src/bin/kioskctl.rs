@@ -210,8 +210,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&cli.config)?;
             let job = kiosk_app::session::ReceiptJob {
                 receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
-                submitted_at: time::OffsetDateTime::now_local()
-                    .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+                submitted_at: counter_sync::hours::japan_now(),
                 lang: kiosk_app::session::Lang::Ja,
                 municipality_ja: "テスト印刷".into(),
                 municipality_local: "テスト印刷".into(),

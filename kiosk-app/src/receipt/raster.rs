@@ -103,14 +103,20 @@ impl LineRenderer {
         bold: bool,
     ) -> Raster {
         let height = LINE_DOTS * scale.max(1);
-        let px = PxScale::from(height as f32);
+        // Every font at the same em size (one full-width character = one line height), on a
+        // common baseline at the ideographic em box's 88 %.
+        let em = height as f32;
+        let px = |f: &FontRef<'static>| {
+            PxScale::from(em * f.height_unscaled() / f.units_per_em().unwrap_or(1000.0))
+        };
+        let baseline = em * 0.88;
         let glyphs: Vec<(&FontRef<'static>, GlyphId)> = text
             .chars()
             .filter_map(|c| self.glyph(c).or_else(|| self.glyph('〓')))
             .collect();
         let advance: f32 = glyphs
             .iter()
-            .map(|(f, id)| f.as_scaled(px).h_advance(*id))
+            .map(|(f, id)| f.as_scaled(px(f)).h_advance(*id))
             .sum();
         let mut x = match align {
             Align::Left => 0.0,
@@ -119,11 +125,9 @@ impl LineRenderer {
         };
         let mut out = Raster::blank(width_dots, height);
         for (font, id) in glyphs {
-            let scaled = font.as_scaled(px);
-            // Baseline so that ascent + descent fill the line (descent is negative).
-            let baseline = height as f32 * scaled.ascent() / (scaled.ascent() - scaled.descent());
-            let glyph = id.with_scale_and_position(px, ab_glyph::point(x, baseline));
-            x += scaled.h_advance(id);
+            let scale = px(font);
+            let glyph = id.with_scale_and_position(scale, ab_glyph::point(x, baseline));
+            x += font.as_scaled(scale).h_advance(id);
             if let Some(outline) = font.outline_glyph(glyph) {
                 let b = outline.px_bounds();
                 outline.draw(|gx, gy, coverage| {

@@ -24,8 +24,7 @@ pub struct Now {
 
 impl Now {
     pub fn system() -> Self {
-        let local =
-            time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let local = counter_sync::hours::japan_now();
         Now {
             instant: Instant::now(),
             today: local.date(),

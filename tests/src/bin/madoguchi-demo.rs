@@ -397,6 +397,31 @@ fn main() -> anyhow::Result<()> {
             r.content.answers.len()
         );
     }
+    // A counter whose configured name holds characters outside JIS X 0208 (髙, 﨑, 𠮷): the
+    // line is printed as a raster image, on 58 mm paper, through the same printer.
+    fx.printer.set_mode(Mode::Ready);
+    fx.printer.state.lock().unwrap().paper_mm = 58;
+    let job = kiosk_app::session::ReceiptJob {
+        receipt_number: "K02-261122-0001".into(),
+        submitted_at: counter_sync::hours::japan_now(),
+        lang: kiosk_app::session::Lang::Ja,
+        municipality_ja: "毛呂山町".into(),
+        municipality_local: "毛呂山町".into(),
+        procedure_ja: "住民票の写しの交付申請".into(),
+        procedure_local: "住民票の写しの交付申請".into(),
+        processing_from: None,
+    };
+    let ctx = kiosk_app::receipt::layout::ReceiptContext {
+        counter_name: "髙﨑・𠮷田 出張窓口".into(),
+        paper_mm: 58,
+    };
+    let bytes = kiosk_app::receipt::layout::receipt_bytes(&job, &ctx)?;
+    kiosk_app::receipt::printer::print_tcp(
+        &fx.printer.addr.to_string(),
+        &bytes,
+        Duration::from_secs(3),
+    )
+    .map_err(|e| anyhow::anyhow!("the 外字 receipt: {e}"))?;
     println!("\nScreens:  {}", shots.display());
     println!("Receipts: {}", out.join("receipts").display());
     Ok(())

@@ -304,9 +304,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn plain_http_needs_test_destination() {
-        let text = r#"
+    /// A minimal config with one municipality at `endpoint`.
+    fn one_municipality(endpoint: &str) -> String {
+        format!(
+            r#"
             [kiosk]
             id = "K01"
             counter_name = "x"
@@ -316,34 +317,27 @@ mod tests {
             code = "113263"
             name_ja = "毛呂山町"
             name_en = "Moroyama"
-            endpoint = "http://127.0.0.1:1/"
+            endpoint = "{endpoint}"
             public_key = "k.pem"
             catalogue = "c.toml"
-        "#;
+        "#
+        )
+    }
+
+    #[test]
+    fn plain_http_needs_test_destination() {
+        let text = one_municipality("http://127.0.0.1:1/");
         let p = Path::new("/etc/k.toml");
-        let cfg: SyncConfig = parse_config_text(p, text).unwrap();
+        let cfg: SyncConfig = parse_config_text(p, &text).unwrap();
         let err = cfg.validate(p).unwrap_err().to_string();
         assert!(err.contains("test_destination"), "{err}");
     }
 
     #[test]
     fn https_needs_the_ca_and_the_client_certificate() {
-        let base = r#"
-            [kiosk]
-            id = "K01"
-            counter_name = "x"
-            [outbox]
-            path = "o.db"
-            [[municipality]]
-            code = "113263"
-            name_ja = "毛呂山町"
-            name_en = "Moroyama"
-            endpoint = "https://moroyama.example/"
-            public_key = "k.pem"
-            catalogue = "c.toml"
-        "#;
+        let base = one_municipality("https://moroyama.example/");
         let p = Path::new("/etc/k.toml");
-        let cfg: SyncConfig = parse_config_text(p, base).unwrap();
+        let cfg: SyncConfig = parse_config_text(p, &base).unwrap();
         let err = cfg.validate(p).unwrap_err().to_string();
         assert!(err.contains("`ca`"), "{err}");
         let with_ca = base.replace(

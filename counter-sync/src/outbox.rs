@@ -525,12 +525,19 @@ impl Outbox {
     }
 
     pub fn destinations(&self) -> Result<Vec<Destination>, OutboxError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{DESTINATION_SELECT} ORDER BY municipality_code"))?;
-        let rows = stmt
-            .query_map([], destination_from_sql)?
-            .collect::<Result<_, _>>()?;
+        self.select_all(
+            &format!("{DESTINATION_SELECT} ORDER BY municipality_code"),
+            destination_from_sql,
+        )
+    }
+
+    fn select_all<T>(
+        &self,
+        sql: &str,
+        row: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, OutboxError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([], row)?.collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
@@ -650,6 +657,15 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Applications in one state, all municipalities (an index count, cheap on a full outbox).
+    pub fn count_in(&self, state: State) -> Result<u64, OutboxError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM application WHERE state = ?1",
+            [state.as_str()],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     pub fn get(&self, id: &str) -> Result<Row, OutboxError> {
         self.conn
             .query_row(
@@ -662,13 +678,7 @@ impl Outbox {
     }
 
     pub fn list(&self) -> Result<Vec<Row>, OutboxError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{ROW_SELECT} ORDER BY submitted_at"))?;
-        let rows = stmt
-            .query_map([], row_from_sql)?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        self.select_all(&format!("{ROW_SELECT} ORDER BY submitted_at"), row_from_sql)
     }
 
     /// Exclusive access for tests and tools that need raw SQL.

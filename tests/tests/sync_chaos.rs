@@ -25,13 +25,7 @@ impl Rng {
 }
 
 fn delivered(outbox: &Outbox) -> u64 {
-    outbox
-        .counts(&[])
-        .unwrap()
-        .iter()
-        .filter(|c| c.state == State::Delivered)
-        .map(|c| c.count)
-        .sum()
+    outbox.count_in(State::Delivered).unwrap()
 }
 
 #[test]

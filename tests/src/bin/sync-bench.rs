@@ -17,13 +17,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn delivered(outbox: &Outbox) -> u64 {
-    outbox
-        .counts(&[])
-        .unwrap()
-        .iter()
-        .filter(|c| c.state == State::Delivered)
-        .map(|c| c.count)
-        .sum()
+    outbox.count_in(State::Delivered).unwrap()
 }
 
 /// Fresh applications posted by each municipality's client, `batch_size` at a time, as fast
@@ -90,15 +84,7 @@ fn drain_rate(fx: &SyncFixture, n: usize) -> anyhow::Result<f64> {
     let sync = SyncGuard::spawn(fx.config.clone());
     // Look rarely (±0.1 s on a run of seconds) and cheaply (the state index): the machine's
     // two cores are what is being measured.
-    let _ = before;
-    let undelivered = || -> rusqlite::Result<i64> {
-        outbox.connection().query_row(
-            "SELECT COUNT(*) FROM application WHERE state IN ('waiting', 'sending', 'failed')",
-            [],
-            |r| r.get(0),
-        )
-    };
-    while undelivered()? > 0 {
+    while delivered(&outbox) < before + n as u64 {
         std::thread::sleep(Duration::from_millis(100));
     }
     let elapsed = started.elapsed();

@@ -329,7 +329,23 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = target.join("debug").join(name);
     let fresh = std::fs::metadata(&path)
         .and_then(|m| m.modified())
-        .is_ok_and(|built| built >= newest_source(&repo_root()));
+        .is_ok_and(|built| {
+            // Only what the binaries are built from: a new test file is no reason to rebuild.
+            let root = repo_root();
+            ["kiosk-app", "counter-sync", "ui", "tests/src", "Cargo.toml"]
+                .iter()
+                .map(|p| {
+                    let path = root.join(p);
+                    if path.is_dir() {
+                        newest_source(&path)
+                    } else {
+                        std::fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+                    }
+                })
+                .all(|newest| built >= newest)
+        });
     if !fresh {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)

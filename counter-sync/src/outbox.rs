@@ -321,16 +321,6 @@ impl Outbox {
         Ok(numbers)
     }
 
-    /// Claims the next due application of one municipality for one attempt.
-    pub fn claim_next(
-        &mut self,
-        municipality: &str,
-        now_ms: i64,
-        lease: Duration,
-    ) -> Result<Option<Claimed>, OutboxError> {
-        Ok(self.claim_batch(municipality, now_ms, lease, 1)?.pop())
-    }
-
     /// Claims up to `max` due applications of one municipality, oldest first, for one attempt
     /// each. Nothing while the destination is paused or in its own backoff, and a single probe
     /// right after. Rows whose lease ran out (their worker died) are due again.
@@ -430,68 +420,6 @@ impl Outbox {
         Ok(n)
     }
 
-    /// The municipality has the application: keep only non-personal metadata.
-    pub fn mark_delivered(
-        &mut self,
-        id: &str,
-        status: u16,
-        reference: &str,
-        remote: RemoteStatus,
-        now_ms: i64,
-    ) -> Result<(), OutboxError> {
-        self.record_one(
-            id,
-            &Record::Delivered {
-                status,
-                reference: reference.into(),
-                remote,
-            },
-            now_ms,
-        )
-    }
-
-    /// A transient failure: try again at `next_attempt_at`.
-    pub fn mark_retry(
-        &mut self,
-        id: &str,
-        status: Option<u16>,
-        error: &str,
-        next_attempt_at: i64,
-    ) -> Result<(), OutboxError> {
-        let record = Record::Retry {
-            status,
-            error: error.into(),
-            next_attempt_at,
-        };
-        self.record_one(id, &record, next_attempt_at)
-    }
-
-    /// A permanent failure: kept with its reason, visible to staff, requeueable.
-    pub fn mark_failed(
-        &mut self,
-        id: &str,
-        status: Option<u16>,
-        error: &str,
-    ) -> Result<(), OutboxError> {
-        let record = Record::Failed {
-            status,
-            error: error.into(),
-        };
-        self.record_one(id, &record, 0)
-    }
-
-    fn record_one(&mut self, id: &str, record: &Record, now_ms: i64) -> Result<(), OutboxError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = apply_record(&tx, id, record, now_ms)?;
-        tx.commit()?;
-        if n == 0 {
-            return Err(OutboxError::NotFound(id.into()));
-        }
-        Ok(())
-    }
-
     /// Puts a failed (or waiting) application back in line for an immediate attempt.
     pub fn requeue(&mut self, id: &str, now_ms: i64) -> Result<(), OutboxError> {
         self.update(
@@ -499,20 +427,6 @@ impl Outbox {
             "UPDATE application SET state = 'waiting', next_attempt_at = ?2, lease_until = NULL WHERE id = ?1 AND state IN ('failed','waiting') AND body IS NOT NULL",
             params![id, now_ms],
         )
-    }
-
-    /// Pauses a destination (`401`/`403`) until staff or time resolves it.
-    pub fn pause_destination(
-        &mut self,
-        municipality: &str,
-        until_ms: i64,
-        reason: &str,
-    ) -> Result<(), OutboxError> {
-        let update = DestinationUpdate::Pause {
-            until: until_ms,
-            reason: reason.into(),
-        };
-        update_destination(&self.conn, municipality, &update)
     }
 
     /// Staff fixed the cause of a pause or want an immediate attempt: clear the schedule.
@@ -801,14 +715,14 @@ fn update_destination(
     Ok(())
 }
 
-/// Applies one attempt's outcome to a row that is still `sending`; returns rows changed.
+/// Applies one attempt's outcome to a row that is still `sending` (or `waiting`).
 fn apply_record(
     conn: &Connection,
     id: &str,
     record: &Record,
     now_ms: i64,
-) -> Result<usize, OutboxError> {
-    let n = match record {
+) -> Result<(), OutboxError> {
+    match record {
         Record::Delivered {
             status,
             reference,
@@ -835,7 +749,7 @@ fn apply_record(
             params![id, status, error],
         )?,
     };
-    Ok(n)
+    Ok(())
 }
 
 fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
@@ -867,6 +781,29 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 mod tests {
     use super::*;
 
+    fn claim_one(ob: &mut Outbox, now_ms: i64, lease: Duration) -> Option<Claimed> {
+        ob.claim_batch("113263", now_ms, lease, 1).unwrap().pop()
+    }
+
+    /// Records one outcome the way the daemon does (a batch of one, destination healthy).
+    fn record(ob: &mut Outbox, id: &str, record: Record, now_ms: i64) {
+        ob.finish_batch(
+            "113263",
+            &[(id.to_owned(), record)],
+            &DestinationUpdate::Healthy,
+            now_ms,
+        )
+        .unwrap();
+    }
+
+    fn delivered(reference: &str) -> Record {
+        Record::Delivered {
+            status: 201,
+            reference: reference.into(),
+            remote: RemoteStatus::Received,
+        }
+    }
+
     fn app(m: &str) -> NewApplication {
         NewApplication {
             application_id: uuid::Uuid::new_v4(),
@@ -887,24 +824,25 @@ mod tests {
         assert_eq!(r1, "K01-261121-0001");
         assert_eq!(r2, "K01-261121-0002");
         let lease = Duration::from_secs(10);
-        let c = ob.claim_next("113263", 1000, lease).unwrap().unwrap();
+        let c = claim_one(&mut ob, 1000, lease).unwrap();
         let env: ApplicationEnvelope = serde_json::from_slice(&c.body).unwrap();
         assert_eq!(env.receipt_number, r1);
         assert_eq!(c.attempts, 1);
-        ob.mark_retry(&c.id, Some(503), "busy", 5000).unwrap();
+        let busy = Record::Retry {
+            status: Some(503),
+            error: "busy".into(),
+            next_attempt_at: 5000,
+        };
+        record(&mut ob, &c.id, busy, 1000);
         // Not due yet: the second one comes first.
-        let c2 = ob.claim_next("113263", 1000, lease).unwrap().unwrap();
+        let c2 = claim_one(&mut ob, 1000, lease).unwrap();
         assert_ne!(c2.id, c.id);
-        assert!(ob.claim_next("113263", 1000, lease).unwrap().is_none());
+        assert!(claim_one(&mut ob, 1000, lease).is_none());
         // The second worker dies: its lease expires and the row is due again.
-        let again = ob
-            .claim_next("113263", 1000 + 10_001, lease)
-            .unwrap()
-            .unwrap();
+        let again = claim_one(&mut ob, 1000 + 10_001, lease).unwrap();
         assert_eq!(again.id, c2.id);
         assert_eq!(again.attempts, 2);
-        ob.mark_delivered(&again.id, 201, "REF-1", RemoteStatus::Received, 20_000)
-            .unwrap();
+        record(&mut ob, &again.id, delivered("REF-1"), 20_000);
         let row = ob.get(&again.id).unwrap();
         assert_eq!(row.state, State::Delivered);
         assert!(!row.has_payload, "payload must be gone once delivered");
@@ -927,26 +865,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
         ob.enqueue(&app("113263"), 0).unwrap();
-        let c = ob
-            .claim_next("113263", 0, Duration::from_secs(1))
-            .unwrap()
-            .unwrap();
-        ob.mark_failed(&c.id, Some(422), "bad body").unwrap();
-        assert!(ob
-            .claim_next("113263", 0, Duration::from_secs(1))
-            .unwrap()
-            .is_none());
+        let c = claim_one(&mut ob, 0, Duration::from_secs(1)).unwrap();
+        let bad = Record::Failed {
+            status: Some(422),
+            error: "bad body".into(),
+        };
+        record(&mut ob, &c.id, bad, 0);
+        assert!(claim_one(&mut ob, 0, Duration::from_secs(1)).is_none());
         assert_eq!(ob.get(&c.id).unwrap().state, State::Failed);
         ob.requeue(&c.id, 10).unwrap();
-        ob.pause_destination("113263", 100, "401").unwrap();
-        assert!(ob
-            .claim_next("113263", 50, Duration::from_secs(1))
-            .unwrap()
-            .is_none());
-        assert!(ob
-            .claim_next("113263", 150, Duration::from_secs(1))
-            .unwrap()
-            .is_some());
+        let refused = DestinationUpdate::Pause {
+            until: 100,
+            reason: "401".into(),
+        };
+        ob.finish_batch("113263", &[], &refused, 10).unwrap();
+        assert!(claim_one(&mut ob, 50, Duration::from_secs(1)).is_none());
+        assert!(claim_one(&mut ob, 150, Duration::from_secs(1)).is_some());
     }
 
     #[test]
@@ -1000,18 +934,7 @@ mod tests {
         // Its time has come: one probe, not a batch.
         let probe = ob.claim_batch("113263", 5_000, lease, 10).unwrap();
         assert_eq!(probe.len(), 1);
-        let ok = Record::Delivered {
-            status: 201,
-            reference: "R".into(),
-            remote: RemoteStatus::Received,
-        };
-        ob.finish_batch(
-            "113263",
-            &[(probe[0].id.clone(), ok)],
-            &DestinationUpdate::Healthy,
-            5_000,
-        )
-        .unwrap();
+        record(&mut ob, &probe[0].id, delivered("R"), 5_000);
         assert_eq!(ob.destination("113263").unwrap().unwrap().failures, 0);
         // Back: the whole backlog is due at once.
         let all = ob.claim_batch("113263", 5_000, lease, 10).unwrap();
@@ -1028,10 +951,8 @@ mod tests {
         ob.enqueue_many(&[app("113263"), app("113263")], 0).unwrap();
         let lease = Duration::from_secs(10);
         let c = ob.claim_batch("113263", 0, lease, 2).unwrap();
-        ob.mark_delivered(&c[0].id, 201, "R1", RemoteStatus::Received, 1_000)
-            .unwrap();
-        ob.mark_delivered(&c[1].id, 201, "R2", RemoteStatus::Received, 90_000)
-            .unwrap();
+        record(&mut ob, &c[0].id, delivered("R1"), 1_000);
+        record(&mut ob, &c[1].id, delivered("R2"), 90_000);
         assert_eq!(
             ob.due_status_checks("113263", 1_000, 10).unwrap(),
             vec![c[0].id.clone()]
@@ -1086,10 +1007,7 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        let c = ob
-            .claim_next("113263", 0, Duration::from_secs(1))
-            .unwrap()
-            .unwrap();
+        let c = claim_one(&mut ob, 0, Duration::from_secs(1)).unwrap();
         assert_eq!(c.id, "a");
         // A newer database than this program is refused, not downgraded.
         ob.connection()

@@ -72,7 +72,7 @@ pub async fn run(cfg: SyncConfig, stop: watch::Receiver<bool>) -> anyhow::Result
             "put back in line what a stopped daemon was sending"
         );
     }
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(&cfg)?);
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = &cfg.sync.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -82,7 +82,6 @@ pub async fn run(cfg: SyncConfig, stop: watch::Receiver<bool>) -> anyhow::Result
         tasks.spawn(crate::metrics::serve(
             listener,
             metrics.clone(),
-            cfg.clone(),
             stop.clone(),
         ));
     }
@@ -103,7 +102,7 @@ async fn purge_loop(cfg: SyncConfig, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         let path = cfg.outbox.path.clone();
         let purged = tokio::task::spawn_blocking(move || {
-            Outbox::open(&path)?.purge_delivered(now_ms() - keep_ms)
+            Outbox::attach(&path)?.purge_delivered(now_ms() - keep_ms)
         })
         .await;
         match purged {
@@ -375,7 +374,7 @@ impl Worker {
         let outbox = match &self.outbox {
             Some(o) => o.clone(),
             None => {
-                let o = Arc::new(Mutex::new(Outbox::open(&self.db_path)?));
+                let o = Arc::new(Mutex::new(Outbox::attach(&self.db_path)?));
                 self.outbox = Some(o.clone());
                 o
             }

@@ -4,6 +4,7 @@
 //! true even right after a restart; attempt counts and latencies are counted by the workers.
 
 use crate::config::SyncConfig;
+use crate::hours::{HoursError, OpeningHours};
 use crate::outbox::Outbox;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,7 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -35,7 +37,6 @@ struct Queue {
 type HistogramFamily = Family<Municipality, Histogram, fn() -> Histogram>;
 
 /// The daemon's metrics; cheap to update from any worker.
-#[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     attempts: Family<Attempt, Counter>,
@@ -45,6 +46,11 @@ pub struct Metrics {
     blocked: Family<Municipality, Gauge>,
     open: Family<Municipality, Gauge>,
     scrape_errors: Counter,
+    /// What a scrape reads: the outbox (one connection, reopened after an error) and each
+    /// municipality's opening hours (parsed once).
+    db_path: PathBuf,
+    outbox: Mutex<Option<Outbox>>,
+    hours: Vec<(String, OpeningHours)>,
 }
 
 fn request_buckets() -> Histogram {
@@ -55,14 +61,13 @@ fn delivery_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.1, 3.0, 14)) // 0.1 s … 18 days
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(cfg: &SyncConfig) -> Result<Self, HoursError> {
+        let hours = cfg
+            .municipalities
+            .iter()
+            .map(|m| Ok((m.code.clone(), m.hours()?)))
+            .collect::<Result<_, HoursError>>()?;
         let mut registry = Registry::with_prefix("madoguchi_sync");
         let attempts = Family::<Attempt, Counter>::default();
         registry.register(
@@ -106,7 +111,7 @@ impl Metrics {
             "Scrapes that could not read the outbox",
             scrape_errors.clone(),
         );
-        Self {
+        Ok(Self {
             registry,
             attempts,
             request_seconds,
@@ -115,7 +120,10 @@ impl Metrics {
             blocked,
             open,
             scrape_errors,
-        }
+            db_path: cfg.outbox.path.clone(),
+            outbox: Mutex::new(None),
+            hours,
+        })
     }
 
     pub fn request(&self, municipality: &str, outcome: &str, took: Duration) {
@@ -141,11 +149,22 @@ impl Metrics {
     }
 
     /// Reads the outbox and renders every metric in the OpenMetrics text format.
-    pub fn render(&self, cfg: &SyncConfig) -> String {
-        let codes: Vec<String> = cfg.municipalities.iter().map(|m| m.code.clone()).collect();
+    pub fn render(&self) -> String {
+        let codes: Vec<String> = self.hours.iter().map(|(c, _)| c.clone()).collect();
         let now = time::OffsetDateTime::now_utc();
-        let read = Outbox::open(&cfg.outbox.path)
+        let now_ms = crate::now_ms();
+        let read = {
+            let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+            let read = match &*outbox {
+                Some(ob) => Ok(ob),
+                None => Outbox::attach(&self.db_path).map(|ob| &*outbox.insert(ob)),
+            }
             .and_then(|ob| Ok((ob.counts(&codes)?, ob.destinations()?)));
+            if read.is_err() {
+                *outbox = None; // reopen on the next scrape
+            }
+            read
+        };
         match read {
             Ok((counts, destinations)) => {
                 for c in counts {
@@ -156,18 +175,19 @@ impl Metrics {
                         })
                         .set(c.count as i64);
                 }
-                for m in &cfg.municipalities {
+                for (code, hours) in &self.hours {
                     let label = Municipality {
-                        municipality: m.code.clone(),
+                        municipality: code.clone(),
                     };
                     let blocked = destinations
                         .iter()
-                        .find(|d| d.municipality_code == m.code)
-                        .and_then(|d| d.blocked_until(crate::now_ms()))
+                        .find(|d| &d.municipality_code == code)
+                        .and_then(|d| d.blocked_until(now_ms))
                         .is_some();
                     self.blocked.get_or_create(&label).set(blocked as i64);
-                    let open = m.hours().map(|h| h.is_open(now)).unwrap_or(false);
-                    self.open.get_or_create(&label).set(open as i64);
+                    self.open
+                        .get_or_create(&label)
+                        .set(hours.is_open(now) as i64);
                 }
             }
             Err(e) => {
@@ -187,16 +207,14 @@ impl Metrics {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
-    cfg: SyncConfig,
     mut stop: watch::Receiver<bool>,
 ) {
-    let cfg = Arc::new(cfg);
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (metrics, cfg) = (metrics.clone(), cfg.clone());
+            let metrics = metrics.clone();
             async move {
-                let body = tokio::task::spawn_blocking(move || metrics.render(&cfg))
+                let body = tokio::task::spawn_blocking(move || metrics.render())
                     .await
                     .unwrap_or_default();
                 (

@@ -214,16 +214,7 @@ pub struct Outbox {
 impl Outbox {
     /// Opens (creating if needed) and migrates the outbox. A damaged file is reported, never reset.
     pub fn open(path: &Path) -> Result<Self, OutboxError> {
-        let open_err = |source| OutboxError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        let mut outbox = Outbox {
-            conn,
-            path: path.to_owned(),
-        };
-        outbox.configure().map_err(|e| outbox.classify(e))?;
+        let mut outbox = Self::attach(path)?;
         outbox.migrate().map_err(|e| match e {
             OutboxError::Sql(e) => outbox.classify(e),
             other => other,
@@ -238,6 +229,21 @@ impl Outbox {
                 detail: check,
             });
         }
+        Ok(outbox)
+    }
+
+    /// Another connection to an outbox this process has already opened (migrated and checked)
+    /// with [`Outbox::open`]: the daemon's workers, its purge and its metrics.
+    pub fn attach(path: &Path) -> Result<Self, OutboxError> {
+        let conn = Connection::open(path).map_err(|source| OutboxError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let outbox = Outbox {
+            conn,
+            path: path.to_owned(),
+        };
+        outbox.configure().map_err(|e| outbox.classify(e))?;
         Ok(outbox)
     }
 

@@ -173,6 +173,16 @@ impl OpeningHours {
         None
     }
 
+    /// When a destination that is closed at `at` opens again; `None` when it is open (or never
+    /// opens). What the resident is told about processing.
+    pub fn reopens_at(&self, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        if self.is_open(at) {
+            None
+        } else {
+            self.next_open(at)
+        }
+    }
+
     /// How long until the next opening (zero when open now).
     pub fn wait_from(&self, at: OffsetDateTime) -> Option<std::time::Duration> {
         self.next_open(at)
@@ -221,6 +231,11 @@ mod tests {
         );
         let open_now = datetime!(2026-11-24 10:00 +9);
         assert_eq!(h.next_open(open_now), Some(open_now));
+        assert_eq!(h.reopens_at(open_now), None);
+        assert_eq!(
+            h.reopens_at(datetime!(2026-11-21 04:00 UTC)),
+            Some(datetime!(2026-11-24 09:00 +9))
+        );
         assert!(OpeningHours::always().is_open(open_now));
     }
 

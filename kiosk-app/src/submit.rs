@@ -3,7 +3,6 @@
 use crate::config::KioskConfig;
 use crate::session::{Submission, Submitted};
 use counter_sync::api::{Answer, Applicant, SealedContent};
-use counter_sync::hours::OpeningHours;
 use counter_sync::outbox::{NewApplication, Outbox, OutboxError};
 use counter_sync::seal::{seal, SealError};
 use std::collections::HashMap;
@@ -30,7 +29,6 @@ pub enum SubmitError {
 pub struct Submitter {
     outbox: Outbox,
     keys: HashMap<String, Vec<u8>>,
-    hours: HashMap<String, OpeningHours>,
     kiosk_id: String,
 }
 
@@ -38,7 +36,6 @@ impl Submitter {
     /// Opens the outbox and loads every municipality's public key (so a bad key shows at start).
     pub fn open(cfg: &KioskConfig) -> Result<Self, SubmitError> {
         let mut keys = HashMap::new();
-        let mut hours = HashMap::new();
         for m in &cfg.sync.municipalities {
             let pem = std::fs::read(&m.public_key).map_err(|source| SubmitError::Key {
                 code: m.code.clone(),
@@ -47,13 +44,10 @@ impl Submitter {
             })?;
             seal(b"probe", &pem)?; // fails now, naming the key, rather than at the first resident
             keys.insert(m.code.clone(), pem);
-            // Validated with the config; an unparsable rule never gets this far.
-            hours.insert(m.code.clone(), m.hours().unwrap_or_default());
         }
         Ok(Submitter {
             outbox: Outbox::open(&cfg.sync.outbox.path)?,
             keys,
-            hours,
             kiosk_id: cfg.sync.kiosk.id.clone(),
         })
     }
@@ -96,17 +90,10 @@ impl Submitter {
             sealed,
         };
         let receipt_number = self.outbox.enqueue(&app, counter_sync::now_ms())?;
-        let now = time::OffsetDateTime::now_utc();
-        let processing_from = self
-            .hours
-            .get(&s.municipality_code)
-            .filter(|h| !h.is_open(now))
-            .and_then(|h| h.next_open(now));
         tracing::info!(receipt = %receipt_number, application_id = %app.application_id, municipality = %app.municipality_code, procedure = %app.procedure_code, "application enqueued");
         Ok(Submitted {
             receipt_number,
             submitted_at,
-            processing_from,
         })
     }
 

@@ -428,8 +428,9 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
             client.probe().await
         });
         let now = time::OffsetDateTime::now_utc();
-        let hours = match m.hours().ok().filter(|h| !h.is_open(now)) {
-            Some(h) => match h.next_open(now) {
+        let hours = match m.hours() {
+            Ok(h) if h.is_open(now) => String::new(),
+            Ok(h) => match h.reopens_at(now) {
                 Some(t) => format!(
                     "; closed now, deliveries resume {}",
                     t.format(&time::format_description::well_known::Rfc3339)
@@ -437,7 +438,7 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
                 ),
                 None => "; its opening hours never open: check opening_hours".into(),
             },
-            None => String::new(),
+            Err(_) => String::new(), // reported by the config check
         };
         check(
             &format!("backend {} {}", m.code, m.name_ja),

@@ -423,10 +423,7 @@ impl Flow {
             {
                 Some(i) => {
                     self.municipality = Some(i);
-                    let hours = &self.world.municipalities[i].hours;
-                    self.opens_at = (!hours.is_open(now.wall))
-                        .then(|| hours.next_open(now.wall))
-                        .flatten();
+                    self.opens_at = self.world.municipalities[i].hours.reopens_at(now.wall);
                     self.go(Screen::Municipality, now);
                 }
                 None => {
@@ -547,6 +544,7 @@ impl Flow {
                 self.identity = None;
                 let m = &self.world.municipalities[self.municipality.unwrap_or(0)];
                 let p = self.procedure_def().cloned();
+                let processing_from = m.hours.reopens_at(s.submitted_at);
                 let job = ReceiptJob {
                     receipt_number: s.receipt_number.clone(),
                     submitted_at: s.submitted_at,
@@ -561,10 +559,9 @@ impl Flow {
                         .as_ref()
                         .map(|p| p.title.get(self.lang.code()).to_owned())
                         .unwrap_or_default(),
-                    processing_from: s.processing_from,
+                    processing_from,
                 };
-                let processing_note = s
-                    .processing_from
+                let processing_note = processing_from
                     .map(|t| super::processing_note(t, self.lang, m.name(self.lang)))
                     .unwrap_or_default();
                 self.receipt = Some(ReceiptView {
@@ -994,8 +991,8 @@ mod tests {
         );
         let fx = t.input(Input::Submitted(Ok(Submitted {
             receipt_number: "K01-261121-0001".into(),
-            submitted_at: time::OffsetDateTime::UNIX_EPOCH,
-            processing_from: Some(time::macros::datetime!(2026-11-24 09:00 +09:00)),
+            // A Saturday: the municipality (mon-fri 09:00-17:00) is closed.
+            submitted_at: time::macros::datetime!(2026-11-21 10:00 +09:00),
         })));
         assert!(
             matches!(fx.as_slice(), [Effect::Print(job)] if job.receipt_number == "K01-261121-0001" && job.procedure_ja == "印鑑登録証明書の交付申請" && job.processing_from.is_some())
@@ -1006,7 +1003,7 @@ mod tests {
         assert!(!r.printed && r.problem == "paper-out");
         assert!(
             r.processing_note
-                .contains("11月24日（火）9時から処理されます"),
+                .contains("11月23日（月）9時から処理されます"),
             "the closed municipality's next opening is shown: {}",
             r.processing_note
         );

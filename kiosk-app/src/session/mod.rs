@@ -134,8 +134,6 @@ pub struct ReceiptJob {
 pub struct Submitted {
     pub receipt_number: String,
     pub submitted_at: time::OffsetDateTime,
-    /// When the municipality is closed now: when its systems open again.
-    pub processing_from: Option<time::OffsetDateTime>,
 }
 
 /// Why a receipt could not be printed (shown to the resident, alerted to staff).

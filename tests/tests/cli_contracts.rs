@@ -54,6 +54,21 @@ fn kioskctl_and_counter_sync_contracts() {
     let fx = Fixture::new(FixtureOptions::default()).unwrap();
     let cfg = &fx.config_path;
     let card = fx.card(CardModel::default());
+    let insert_and_wait = || {
+        card.insert().unwrap();
+        wait_until(Duration::from_secs(10), "card seen", || {
+            run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+        })
+        .unwrap();
+    };
+    let read_with = |pin: &str| {
+        run(
+            &kioskctl,
+            cfg,
+            &["card", "read", "--json", "--pin-stdin"],
+            Some(&format!("{pin}\n")),
+        )
+    };
 
     // No card.
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
@@ -63,23 +78,14 @@ fn kioskctl_and_counter_sync_contracts() {
         .as_str()
         .unwrap()
         .contains("Virtual PCD"));
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("1234\n"),
-    );
+    let o = read_with("1234");
     assert_eq!(
         (o.code, o.json["error"]["code"].as_str()),
         (1, Some("no_card"))
     );
 
     // A card: status never uses up a try.
-    card.insert().unwrap();
-    wait_until(Duration::from_secs(10), "card seen", || {
-        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
-    })
-    .unwrap();
+    insert_and_wait();
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
     assert_eq!(o.json["card_type"], "my_number_card");
     assert_eq!(o.json["text_pin_tries_left"], 3);
@@ -92,33 +98,18 @@ fn kioskctl_and_counter_sync_contracts() {
     });
 
     // Read with a wrong, then the right PIN.
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("9999\n"),
-    );
+    let o = read_with("9999");
     assert_eq!(o.code, 1);
     assert_eq!(o.json["error"]["code"], "wrong_pin");
     assert_eq!(o.json["error"]["detail"]["tries_left"], 2);
     assert!(o.stderr.contains("2 tries left"), "{}", o.stderr);
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("1234\n"),
-    );
+    let o = read_with("1234");
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.json["name"], "山田　太郎");
     assert_eq!(o.json["address"], "埼玉県入間郡毛呂山町中央２丁目１番地");
     assert_eq!(o.json["birth_date"], "1980-02-17");
     assert_eq!(o.json["sex"], "1");
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("12\n"),
-    );
+    let o = read_with("12");
     assert_eq!(
         o.json["error"]["code"], "pin_format",
         "a malformed PIN never reaches the card"
@@ -127,20 +118,11 @@ fn kioskctl_and_counter_sync_contracts() {
     // An old 住基カード.
     card.remove();
     card.with(|m| m.token_label = "JPKIAPICCTOKEN".into());
-    card.insert().unwrap();
-    wait_until(Duration::from_secs(10), "card seen", || {
-        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
-    })
-    .unwrap();
+    insert_and_wait();
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
     assert_eq!(o.json["card_type"], "juki_card");
     assert_eq!(o.json["error"]["code"], "juki_card");
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("1234\n"),
-    );
+    let o = read_with("1234");
     assert_eq!(o.json["error"]["code"], "juki_card");
     card.remove();
 
@@ -150,17 +132,8 @@ fn kioskctl_and_counter_sync_contracts() {
         ("", "unsupported_card"),
     ] {
         card.with(|m| m.token_label = label.into());
-        card.insert().unwrap();
-        wait_until(Duration::from_secs(10), "card seen", || {
-            run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
-        })
-        .unwrap();
-        let o = run(
-            &kioskctl,
-            cfg,
-            &["card", "read", "--json", "--pin-stdin"],
-            Some("1234\n"),
-        );
+        insert_and_wait();
+        let o = read_with("1234");
         assert_eq!(
             (o.code, o.json["error"]["code"].as_str()),
             (1, Some(code)),
@@ -172,21 +145,12 @@ fn kioskctl_and_counter_sync_contracts() {
         m.token_label = "JPKIAPICCTOKEN2".into();
         m.text_tries = 0;
     });
-    card.insert().unwrap();
-    wait_until(Duration::from_secs(10), "card seen", || {
-        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
-    })
-    .unwrap();
+    insert_and_wait();
     assert_eq!(
         run(&kioskctl, cfg, &["card", "status", "--json"], None).json["text_pin_tries_left"],
         0
     );
-    let o = run(
-        &kioskctl,
-        cfg,
-        &["card", "read", "--json", "--pin-stdin"],
-        Some("1234\n"),
-    );
+    let o = read_with("1234");
     assert_eq!(o.json["error"]["code"], "pin_locked");
     assert!(o.stderr.contains("municipal office"), "{}", o.stderr);
     card.with(|m| m.text_tries = 3);

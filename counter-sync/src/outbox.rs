@@ -105,6 +105,13 @@ CREATE INDEX application_delivered ON application(state, delivered_at);
 -- The last receipt number per kiosk and day: O(1) numbering however full the outbox is.
 CREATE TABLE receipt_counter(prefix TEXT PRIMARY KEY, last INTEGER NOT NULL);
 "#,
+    // 3: what a receipt reprint needs, none of it personal: the language the receipt was
+    // printed in, and why the last print was not confirmed.
+    r#"
+ALTER TABLE application ADD COLUMN receipt_lang TEXT NOT NULL DEFAULT 'ja';
+ALTER TABLE application ADD COLUMN print_problem TEXT;
+CREATE INDEX application_unprinted ON application(submitted_at) WHERE printed = 0;
+"#,
 ];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -117,6 +124,8 @@ pub struct NewApplication {
     pub municipality_code: String,
     pub procedure_code: String,
     pub submitted_at: time::OffsetDateTime,
+    /// The resident's language code, for reprinting the receipt (not personal data).
+    pub receipt_lang: String,
     /// Already sealed to the municipality.
     pub sealed: String,
 }
@@ -148,6 +157,9 @@ pub struct Row {
     pub printed: bool,
     pub has_payload: bool,
     pub delivered_at: Option<i64>,
+    pub receipt_lang: String,
+    /// Why the last print of the receipt was not confirmed (a `PrintProblem` code).
+    pub print_problem: Option<String>,
 }
 
 /// The outcome of one attempt, as the outbox records it.
@@ -510,15 +522,41 @@ impl Outbox {
         Ok(n)
     }
 
+    /// The printer confirmed the receipt.
     pub fn mark_printed(&mut self, receipt_number: &str) -> Result<(), OutboxError> {
+        self.set_print_outcome(receipt_number, None)
+    }
+
+    /// The receipt was not confirmed (`problem` is a `PrintProblem` code): staff can reprint it.
+    pub fn mark_print_failed(
+        &mut self,
+        receipt_number: &str,
+        problem: &str,
+    ) -> Result<(), OutboxError> {
+        self.set_print_outcome(receipt_number, Some(problem))
+    }
+
+    fn set_print_outcome(
+        &mut self,
+        receipt_number: &str,
+        problem: Option<&str>,
+    ) -> Result<(), OutboxError> {
         let n = self.conn.execute(
-            "UPDATE application SET printed = 1 WHERE receipt_number = ?1",
-            [receipt_number],
+            "UPDATE application SET printed = (?2 IS NULL), print_problem = ?2 WHERE receipt_number = ?1",
+            params![receipt_number, problem],
         )?;
         if n == 0 {
             return Err(OutboxError::NotFound(receipt_number.into()));
         }
         Ok(())
+    }
+
+    /// Receipts never confirmed by the printer, oldest first: the reprint list.
+    pub fn unprinted(&self) -> Result<Vec<Row>, OutboxError> {
+        self.select_all(
+            &format!("{ROW_SELECT} WHERE printed = 0 ORDER BY submitted_at, receipt_number"),
+            row_from_sql,
+        )
     }
 
     fn update(
@@ -656,16 +694,16 @@ fn insert_application(
     };
     let body = serde_json::to_vec(&envelope)?;
     tx.execute(
-            "INSERT INTO application(id, receipt_number, kiosk_id, municipality_code, procedure_code, submitted_at, body, state, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'waiting', ?8)",
-            params![envelope.application_id, receipt_number, app.kiosk_id, app.municipality_code, app.procedure_code, submitted_at, body, now_ms],
+            "INSERT INTO application(id, receipt_number, kiosk_id, municipality_code, procedure_code, submitted_at, body, state, next_attempt_at, receipt_lang)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'waiting', ?8, ?9)",
+            params![envelope.application_id, receipt_number, app.kiosk_id, app.municipality_code, app.procedure_code, submitted_at, body, now_ms, app.receipt_lang],
         )?;
     Ok(receipt_number)
 }
 
 const ROW_SELECT: &str = "SELECT id, receipt_number, municipality_code, procedure_code, submitted_at, state, attempts,
     next_attempt_at, last_status, last_error, municipality_reference, remote_status, printed, body IS NOT NULL,
-    delivered_at FROM application";
+    delivered_at, receipt_lang, print_problem FROM application";
 
 const DESTINATION_SELECT: &str =
     "SELECT municipality_code, paused_until, pause_reason, retry_at, failures, last_error FROM destination";
@@ -780,6 +818,8 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         printed: r.get(12)?,
         has_payload: r.get(13)?,
         delivered_at: r.get(14)?,
+        receipt_lang: r.get(15)?,
+        print_problem: r.get(16)?,
     })
 }
 
@@ -817,8 +857,38 @@ mod tests {
             municipality_code: m.into(),
             procedure_code: "P1".into(),
             submitted_at: time::macros::datetime!(2026-11-21 10:00 UTC),
+            receipt_lang: "en".into(),
             sealed: "a.b.c.d.e".into(),
         }
+    }
+
+    #[test]
+    fn unconfirmed_receipts_stay_on_the_reprint_list_until_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+        let r1 = ob.enqueue(&app("113263"), 1000).unwrap();
+        let r2 = ob.enqueue(&app("113263"), 1000).unwrap();
+        let r3 = ob.enqueue(&app("113263"), 1000).unwrap();
+        ob.mark_printed(&r1).unwrap();
+        ob.mark_print_failed(&r2, "paper-out").unwrap();
+        let list = ob.unprinted().unwrap();
+        let numbers: Vec<_> = list.iter().map(|r| r.receipt_number.as_str()).collect();
+        assert_eq!(numbers, [r2.as_str(), r3.as_str()]);
+        assert_eq!(list[0].print_problem.as_deref(), Some("paper-out"));
+        assert_eq!(
+            list[1].print_problem, None,
+            "never tried (kiosk stopped before printing)"
+        );
+        assert_eq!(list[0].receipt_lang, "en");
+        // A reprint that is confirmed takes it off the list and clears the problem.
+        ob.mark_printed(&r2).unwrap();
+        let row = ob.get(&r2).unwrap();
+        assert!(row.printed && row.print_problem.is_none());
+        assert_eq!(ob.unprinted().unwrap().len(), 1);
+        assert!(matches!(
+            ob.mark_printed("K01-000000-0000"),
+            Err(OutboxError::NotFound(_))
+        ));
     }
 
     #[test]

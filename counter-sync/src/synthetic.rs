@@ -55,6 +55,7 @@ pub fn applications(cfg: &SyncConfig, count: usize) -> Result<Vec<NewApplication
                 municipality_code: code.clone(),
                 procedure_code: PROCEDURE.into(),
                 submitted_at: time::OffsetDateTime::now_utc(),
+                receipt_lang: "ja".into(),
                 sealed: seal(&plaintext, pem)?,
             })
         })

@@ -1,6 +1,7 @@
 //! The kiosk's configuration: the shared file of counter-sync plus the kiosk's own sections.
 
 use crate::catalogue::{Catalogue, CatalogueError};
+use crate::receipt::link::Connection;
 use crate::routing::{Router, RouterError};
 use counter_sync::config::{parse_config_text, read_config_text, ConfigError, SyncConfig};
 use serde::Deserialize;
@@ -26,8 +27,10 @@ pub struct CardConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrinterConfig {
-    /// `host:port` of an ESC/POS printer on TCP (port 9100 on real printers).
-    pub address: String,
+    /// Where the ESC/POS printer is: `tcp://host:9100`, `usb:/dev/usb/lp0`,
+    /// `serial:/dev/ttyUSB0?baud=38400&flow=rtscts` or `file:/path` (see [`Connection`]).
+    #[serde(alias = "address")]
+    pub connection: Connection,
     /// 58 or 80.
     #[serde(default = "default_paper")]
     pub paper_mm: u8,

@@ -3,8 +3,7 @@
 
 use crate::card::pcsc_reader::{CardCommand, CardService};
 use crate::config::KioskConfig;
-use crate::receipt::layout::{receipt_bytes, ReceiptContext};
-use crate::receipt::printer;
+use crate::receipt::service::{self, ReceiptPrinter};
 use crate::session::{Effect, Flow, FlowTimes, Input, Lang, Now, View, World};
 use crate::submit::Submitter;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -44,12 +43,7 @@ pub fn start(
         card_removed: Duration::from_secs(cfg.ui.card_removed_secs),
     };
     let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::Ja);
-    let printer_address = cfg.printer.address.clone();
-    let printer_timeout = Duration::from_millis(cfg.printer.timeout_ms);
-    let receipt_ctx = ReceiptContext {
-        counter_name: cfg.sync.kiosk.counter_name.clone(),
-        paper_mm: cfg.printer.paper_mm,
-    };
+    let receipt_printer = ReceiptPrinter::from_config(cfg);
     let self_tx = tx.clone();
     std::thread::Builder::new().name("session".into()).spawn(move || {
         let mut flow = Flow::new(Arc::new(world), times, lang, Now::system());
@@ -61,9 +55,9 @@ pub fn start(
                 Err(RecvTimeoutError::Timeout) => Input::Tick,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            if let (Input::Printed(Ok(())), Some(receipt)) = (&input, printing.take()) {
-                if let Err(e) = submitter.mark_printed(&receipt) {
-                    tracing::error!(receipt = %receipt, error = %e, "cannot record the receipt as printed");
+            if let (Input::Printed(result), Some(receipt)) = (&input, printing.take()) {
+                if let Err(e) = service::record(submitter.outbox(), &receipt, result.err()) {
+                    tracing::error!(receipt = %receipt, error = %e, "cannot record the receipt's print outcome");
                 }
             }
             for effect in flow.handle(input, Now::system()) {
@@ -78,12 +72,9 @@ pub fn start(
                     }
                     Effect::Print(job) => {
                         printing = Some(job.receipt_number.clone());
-                        let (tx, address, ctx) = (self_tx.clone(), printer_address.clone(), receipt_ctx.clone());
+                        let (tx, receipt_printer) = (self_tx.clone(), receipt_printer.clone());
                         let spawned = std::thread::Builder::new().name("print".into()).spawn(move || {
-                            let result = receipt_bytes(&job, &ctx)
-                                .map_err(|e| printer::PrinterError::Io(e.to_string()))
-                                .and_then(|bytes| printer::print_tcp(&address, &bytes, printer_timeout));
-                            let result = match result {
+                            let result = match receipt_printer.print(&job) {
                                 Ok(status) => {
                                     if status.paper_near_end {
                                         tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");

@@ -87,6 +87,7 @@ impl Submitter {
             municipality_code: s.municipality_code.clone(),
             procedure_code: s.procedure_code.clone(),
             submitted_at,
+            receipt_lang: s.lang.code().to_owned(),
             sealed,
         };
         let receipt_number = self.outbox.enqueue(&app, counter_sync::now_ms())?;
@@ -97,8 +98,9 @@ impl Submitter {
         })
     }
 
-    pub fn mark_printed(&mut self, receipt_number: &str) -> Result<(), OutboxError> {
-        self.outbox.mark_printed(receipt_number)
+    /// The outbox, for the receipt's print outcome and staff reprints.
+    pub fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
     }
 }
 

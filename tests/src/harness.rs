@@ -197,7 +197,7 @@ backoff_cap_ms = 2000
 reader = "Virtual PCD 00 00"
 
 [printer]
-address = "{printer}"
+connection = "{printer}"
 paper_mm = 80
 timeout_ms = 3000
 
@@ -209,7 +209,7 @@ card_removed_secs = 3
 [routing]
 municipality_list = "{root}/assets/municipalities.csv"
 "#,
-            printer = printer.addr,
+            printer = printer.connection(),
             iw = opts.idle_warning_secs,
             ic = opts.idle_countdown_secs,
             root = root.display(),

@@ -1,13 +1,20 @@
-//! The virtual ESC/POS printer on a loopback TCP port. It answers `DLE EOT 1–4` and `GS r 1`
-//! like an Epson TM model, can be put into paper-out, near-end, cover-open, offline, silent or
-//! slow states, and renders every job to PNG and text with the bundled Japanese font.
+//! The virtual ESC/POS printer, on a loopback TCP port or behind a pseudo-terminal that stands
+//! in for a USB (`/dev/usb/lp*`) or serial port. It answers `DLE EOT 1–4` and `GS r 1` like an
+//! Epson TM model, can be put into paper-out, near-end, cover-open, offline, silent or slow
+//! states, can be switched off and on again at the same address, and renders every job to PNG
+//! and text with the bundled Japanese font.
 
 use kiosk_app::receipt::decode::{decode, Element};
 use kiosk_app::receipt::raster::{Align, LineRenderer, Raster};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,34 +56,114 @@ pub struct PrinterState {
     pub jobs: Vec<Vec<u8>>,
     pub out_dir: Option<PathBuf>,
     pub paper_mm: u32,
+    /// The line settings the host left on a tty port when it sent its last bytes:
+    /// (speed, raw mode: no echo, no line editing, no CR/LF translation).
+    pub tty_line: Option<(u32, bool)>,
+}
+
+/// How the printer is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Port {
+    Tcp(SocketAddr),
+    /// A pseudo-terminal reached through a stable symlink (like a udev `SYMLINK+=` name).
+    /// `Usb`: the port behaves like `usblp`, a raw byte pipe that the host does not configure.
+    /// `Serial`: the port starts as a fresh tty (cooked, echoing) and the host must set it up.
+    Usb(PathBuf),
+    Serial(PathBuf),
+}
+
+/// One power-on period: the threads serving it stop when `stop` becomes readable.
+struct PowerOn {
+    stop_tx: OwnedFd,
+    thread: JoinHandle<()>,
 }
 
 #[derive(Clone)]
 pub struct VirtualPrinter {
-    pub addr: SocketAddr,
+    pub port: Port,
     pub state: Arc<Mutex<PrinterState>>,
+    power: Arc<Mutex<Option<PowerOn>>>,
 }
 
 impl VirtualPrinter {
+    /// A network printer on `127.0.0.1:port` (0: any free port).
     pub fn start(port: u16, out_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(PrinterState {
-            out_dir,
-            paper_mm: 80,
-            ..Default::default()
-        }));
-        let printer = VirtualPrinter { addr, state };
-        let p = printer.clone();
-        std::thread::Builder::new()
-            .name("vprinter".into())
-            .spawn(move || {
-                for conn in listener.incoming().flatten() {
-                    let p = p.clone();
-                    std::thread::spawn(move || p.serve(conn));
-                }
-            })?;
+        let addr = TcpListener::bind(("127.0.0.1", port))?.local_addr()?;
+        Self::with_port(Port::Tcp(addr), out_dir)
+    }
+
+    /// A printer behind a pseudo-terminal whose path is `port`'s symlink.
+    pub fn with_port(port: Port, out_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let printer = VirtualPrinter {
+            port,
+            state: Arc::new(Mutex::new(PrinterState {
+                out_dir,
+                paper_mm: 80,
+                ..Default::default()
+            })),
+            power: Arc::new(Mutex::new(None)),
+        };
+        printer.power_on()?;
         Ok(printer)
+    }
+
+    /// What the kiosk's `printer.connection` says to reach this printer.
+    pub fn connection(&self) -> String {
+        match &self.port {
+            Port::Tcp(a) => format!("tcp://{a}"),
+            Port::Usb(p) => format!("usb:{}", p.display()),
+            Port::Serial(p) => format!("serial:{}?baud=115200", p.display()),
+        }
+    }
+
+    /// Switches the printer off: the listener or device goes away, open connections are cut
+    /// and an unfinished job is lost, as with the power switch. Returns when it is off.
+    pub fn power_off(&self) {
+        let Some(on) = self.power.lock().unwrap().take() else {
+            return;
+        };
+        let _ = rustix::io::write(&on.stop_tx, b"x");
+        let _ = on.thread.join();
+    }
+
+    /// Switches the printer on again, at the same address or path.
+    pub fn power_on(&self) -> anyhow::Result<()> {
+        let mut power = self.power.lock().unwrap();
+        if power.is_some() {
+            return Ok(());
+        }
+        let (stop_rx, stop_tx) = rustix::pipe::pipe()?;
+        let stop = Arc::new(stop_rx);
+        let p = self.clone();
+        let thread = match &self.port {
+            Port::Tcp(addr) => {
+                let listener = TcpListener::bind(addr)?;
+                std::thread::Builder::new()
+                    .name("vprinter".into())
+                    .spawn(move || p.accept(listener, stop))?
+            }
+            Port::Usb(link) | Port::Serial(link) => {
+                let (master, slave) = open_pty(matches!(self.port, Port::Usb(_)))?;
+                // Replace the symlink atomically, like udev does for a re-plugged device.
+                let tmp = link.with_extension("new");
+                let _ = std::fs::remove_file(&tmp);
+                std::os::unix::fs::symlink(
+                    rustix::pty::ptsname(&master, Vec::new())?.to_str()?,
+                    &tmp,
+                )?;
+                std::fs::rename(&tmp, link)?;
+                let link = link.clone();
+                std::thread::Builder::new()
+                    .name("vprinter-tty".into())
+                    .spawn(move || {
+                        p.serve(File::from(master), Some(&slave), &stop);
+                        drop(slave);
+                        let _ = std::fs::remove_file(link);
+                    })?
+            }
+        };
+        *power = Some(PowerOn { stop_tx, thread });
+        Ok(())
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -87,16 +174,42 @@ impl VirtualPrinter {
         self.state.lock().unwrap().jobs.clone()
     }
 
-    fn serve(&self, mut conn: TcpStream) {
-        let _ = conn.set_nodelay(true);
+    fn accept(&self, listener: TcpListener, stop: Arc<OwnedFd>) {
+        let mut connections = vec![];
+        while wait_readable(&listener, &stop) {
+            let Ok((conn, _)) = listener.accept() else {
+                continue;
+            };
+            let _ = conn.set_nodelay(true);
+            let (p, stop) = (self.clone(), stop.clone());
+            connections.push(std::thread::spawn(move || p.serve(conn, None, &stop)));
+        }
+        drop(listener);
+        for c in connections {
+            let _ = c.join();
+        }
+    }
+
+    /// The printer's side of one connection, until the host hangs up or the power goes off.
+    fn serve<S: Read + Write + AsFd>(&self, mut conn: S, tty: Option<&OwnedFd>, stop: &OwnedFd) {
         let mut job: Vec<u8> = vec![];
         let mut pending: Vec<u8> = vec![];
         let mut buf = [0u8; 4096];
-        loop {
+        while wait_readable(&conn, stop) {
             let n = match conn.read(&mut buf) {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return,
                 Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return,
             };
+            if let Some(line) = tty.and_then(|t| rustix::termios::tcgetattr(t).ok()) {
+                let raw = !line.local_modes.intersects(
+                    rustix::termios::LocalModes::ECHO | rustix::termios::LocalModes::ICANON,
+                ) && !line
+                    .output_modes
+                    .contains(rustix::termios::OutputModes::OPOST);
+                self.state.lock().unwrap().tty_line = Some((line.output_speed(), raw));
+            }
             pending.extend_from_slice(&buf[..n]);
             let mut i = 0;
             while i < pending.len() {
@@ -148,6 +261,44 @@ impl VirtualPrinter {
             }
         }
     }
+}
+
+/// Blocks until `fd` has something to read (true) or the power went off (false).
+fn wait_readable(fd: &impl AsFd, stop: &OwnedFd) -> bool {
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::IN),
+            PollFd::new(stop, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) if !fds[1].revents().is_empty() => return false,
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A pseudo-terminal pair. The printer keeps the slave open too, so the master stays usable
+/// while no host has the port open; a `usblp`-like port is put in raw mode here.
+fn open_pty(raw: bool) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    use rustix::pty::{grantpt, openpt, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = rustix::pty::ptsname(&master, Vec::new())?;
+    let slave: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .open(name.to_str()?)?
+        .into();
+    if raw {
+        let mut t = rustix::termios::tcgetattr(&slave)?;
+        t.make_raw();
+        rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &t)?;
+    }
+    Ok((master, slave))
 }
 
 /// Renders a job to `<dir>/<name>.png` and `<dir>/<name>.txt`.

@@ -27,6 +27,7 @@ fn enqueue(outbox: &mut Outbox, fx: &Fixture, code: &str) -> String {
         municipality_code: code.into(),
         procedure_code: "juminhyo-copy".into(),
         submitted_at: time::OffsetDateTime::now_utc(),
+        receipt_lang: "ja".into(),
         sealed,
     };
     outbox.enqueue(&app, counter_sync::now_ms()).unwrap();

@@ -2,12 +2,13 @@
 //! a non-zero exit and a readable message on failure.
 
 use clap::{Parser, Subcommand};
+use counter_sync::outbox::{Outbox, OutboxError};
 use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{self, ReaderInfo};
 use kiosk_app::card::CardError;
 use kiosk_app::config::KioskConfig;
-use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
 use kiosk_app::receipt::printer;
+use kiosk_app::receipt::service::{self, ReceiptPrinter};
 use kiosk_app::secret::Pin;
 use serde_json::json;
 use std::io::Read;
@@ -68,6 +69,18 @@ enum PrinterCommand {
     },
     /// Print a test receipt.
     Test,
+    /// Receipts the printer never confirmed (paper out, switched off, kiosk stopped…).
+    Unconfirmed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a receipt again (marked 再発行) from its outbox row; nothing personal is needed.
+    Reprint {
+        /// The receipt number, e.g. K01-261122-0007.
+        receipt: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -79,6 +92,8 @@ fn main() {
             command: CardCommand::Status { json: true } | CardCommand::Read { json: true, .. }
         } | Command::Printer {
             command: PrinterCommand::Status { json: true }
+                | PrinterCommand::Unconfirmed { json: true }
+                | PrinterCommand::Reprint { json: true, .. }
         } | Command::Doctor { json: true }
     );
     match run(cli) {
@@ -188,20 +203,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             command: PrinterCommand::Status { json },
         } => {
             let cfg = load(&cli.config)?;
-            let status = printer::status_tcp(
-                &cfg.printer.address,
-                Duration::from_millis(cfg.printer.timeout_ms),
-            )
-            .map_err(|e| {
-                fail(
-                    printer_code(&e),
-                    format!("printer {}: {e}", cfg.printer.address),
-                )
-            })?;
-            let v = json!({ "ok": true, "address": cfg.printer.address, "status": status, "ready": status.problem().is_none() });
-            print(json, v, || {
-                format!("printer {}: {:?}", cfg.printer.address, status)
-            });
+            let connection = cfg.printer.connection.to_string();
+            let status = ReceiptPrinter::from_config(&cfg)
+                .status()
+                .map_err(|e| fail(printer_code(&e), format!("printer {connection}: {e}")))?;
+            let v = json!({ "ok": true, "connection": connection, "status": status, "ready": status.problem().is_none() });
+            print(json, v, || format!("printer {connection}: {status:?}"));
             Ok(())
         }
         Command::Printer {
@@ -217,22 +224,86 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 procedure_ja: "印刷の確認（申請ではありません）".into(),
                 procedure_local: "印刷の確認（申請ではありません）".into(),
                 processing_from: None,
+                reissue: false,
             };
-            let ctx = ReceiptContext {
-                counter_name: cfg.sync.kiosk.counter_name.clone(),
-                paper_mm: cfg.printer.paper_mm,
-            };
-            let bytes = receipt_bytes(&job, &ctx).map_err(|e| fail("layout", e))?;
-            printer::print_tcp(
-                &cfg.printer.address,
-                &bytes,
-                Duration::from_millis(cfg.printer.timeout_ms),
-            )
-            .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
+            ReceiptPrinter::from_config(&cfg)
+                .print(&job)
+                .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
             println!(
                 "test receipt printed and confirmed by {}",
-                cfg.printer.address
+                cfg.printer.connection
             );
+            Ok(())
+        }
+        Command::Printer {
+            command: PrinterCommand::Unconfirmed { json },
+        } => {
+            let cfg = load(&cli.config)?;
+            let rows = Outbox::attach(&cfg.sync.outbox.path)
+                .and_then(|o| o.unprinted())
+                .map_err(|e| fail("outbox_error", e))?;
+            let list: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "receipt_number": r.receipt_number,
+                        "submitted_at": r.submitted_at,
+                        "municipality_code": r.municipality_code,
+                        "procedure_code": r.procedure_code,
+                        "problem": r.print_problem,
+                    })
+                })
+                .collect();
+            print(json, json!({ "ok": true, "unconfirmed": list }), || {
+                if rows.is_empty() {
+                    return "every receipt was confirmed by the printer".into();
+                }
+                rows.iter()
+                    .map(|r| {
+                        format!(
+                            "{}  {}  {} {}  {}",
+                            r.receipt_number,
+                            r.submitted_at,
+                            r.municipality_code,
+                            r.procedure_code,
+                            r.print_problem.as_deref().unwrap_or("not printed")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        Command::Printer {
+            command: PrinterCommand::Reprint { receipt, json },
+        } => {
+            let cfg = load(&cli.config)?;
+            let world = cfg.load_world().map_err(|e| fail("config_error", e))?;
+            let mut outbox =
+                Outbox::attach(&cfg.sync.outbox.path).map_err(|e| fail("outbox_error", e))?;
+            let status = service::reprint(
+                &mut outbox,
+                &world,
+                &ReceiptPrinter::from_config(&cfg),
+                &receipt,
+            )
+            .map_err(|e| match &e {
+                service::ReprintError::Printer(p) => fail(
+                    printer_code(p),
+                    format!("receipt {receipt} not reprinted: {e}"),
+                ),
+                service::ReprintError::Outbox(OutboxError::NotFound(_)) => {
+                    fail("not_found", format!("no receipt {receipt} in the outbox"))
+                }
+                _ => fail("reprint_error", e),
+            })?;
+            let v = json!({ "ok": true, "receipt_number": receipt, "paper_near_end": status.paper_near_end });
+            print(json, v, || {
+                format!(
+                    "receipt {receipt} reprinted and confirmed by {}",
+                    cfg.printer.connection
+                )
+            });
             Ok(())
         }
         Command::Doctor { json } => doctor(&cli.config, json),
@@ -246,9 +317,13 @@ fn printer_code(e: &printer::PrinterError) -> &'static str {
             kiosk_app::session::PrintProblem::CoverOpen => "cover_open",
             kiosk_app::session::PrintProblem::Offline => "printer_offline",
             kiosk_app::session::PrintProblem::Error => "printer_error",
+            kiosk_app::session::PrintProblem::Unconfirmed => "printer_unconfirmed",
         },
         printer::PrinterError::Unreachable(_) => "printer_unreachable",
-        printer::PrinterError::Silent | printer::PrinterError::Unconfirmed => "printer_silent",
+        printer::PrinterError::Silent => "printer_silent",
+        printer::PrinterError::Unconfirmed | printer::PrinterError::WriteOnly => {
+            "printer_unconfirmed"
+        }
         printer::PrinterError::Garbled | printer::PrinterError::Io(_) => "printer_error",
     }
 }
@@ -392,24 +467,38 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
             }),
         },
     );
+    let receipt_printer = ReceiptPrinter::from_config(&cfg);
     check(
         "printer",
-        match printer::status_tcp(
-            &cfg.printer.address,
-            Duration::from_millis(cfg.printer.timeout_ms),
-        ) {
+        match receipt_printer.status() {
             Ok(s) => match s.problem() {
                 None if s.paper_near_end => {
                     Ok("ready, but the paper is nearly out: replace the roll soon".into())
                 }
-                None => Ok(format!("{} is ready", cfg.printer.address)),
+                None => Ok(format!("{} is ready", cfg.printer.connection)),
                 Some(p) => Err(format!(
                     "printer {} is not ready: {}",
-                    cfg.printer.address,
+                    cfg.printer.connection,
                     p.code()
                 )),
             },
-            Err(e) => Err(format!("printer {}: {e}", cfg.printer.address)),
+            Err(printer::PrinterError::WriteOnly) => Ok(format!(
+                "{} is write-only: its state cannot be checked and receipts stay unconfirmed",
+                cfg.printer.connection
+            )),
+            Err(e) => Err(format!("printer {}: {e}", cfg.printer.connection)),
+        },
+    );
+    check(
+        "receipts",
+        match Outbox::attach(&cfg.sync.outbox.path).and_then(|o| o.unprinted()) {
+            Ok(rows) if rows.is_empty() => Ok("every receipt was confirmed by the printer".into()),
+            Ok(rows) => Err(format!(
+                "{} receipt(s) not confirmed by the printer ({}): reprint with `kioskctl printer reprint <number>`",
+                rows.len(),
+                rows.iter().map(|r| r.receipt_number.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            Err(e) => Err(e.to_string()),
         },
     );
     let rt = tokio::runtime::Builder::new_current_thread()

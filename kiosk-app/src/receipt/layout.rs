@@ -201,6 +201,9 @@ pub fn receipt_bytes(
     let p = &mut p;
     put(p, &ctx.counter_name, HEADING, cols)?;
     put(p, &both("受付票", "Receipt"), CENTERED, cols)?;
+    if job.reissue {
+        put(p, &both("【再発行】", "Reissued"), HEADING, cols)?;
+    }
     put(p, &"-".repeat(cols), BODY, cols)?;
     put(p, &both("受付番号", "Receipt number"), CENTERED, cols)?;
     put(p, &job.receipt_number, NUMBER, cols)?;
@@ -303,6 +306,7 @@ mod tests {
                 "Copy of residence certificate".into()
             },
             processing_from: None,
+            reissue: false,
         }
     }
 
@@ -351,6 +355,20 @@ mod tests {
             .unwrap();
         assert!(qr < cut);
         assert!(bytes.ends_with(&CONFIRM_MARKER));
+        assert!(!text.iter().any(|l| l.contains("再発行")));
+    }
+
+    #[test]
+    fn a_reissued_receipt_says_so_in_both_languages() {
+        let mut j = job(Lang::En);
+        j.reissue = true;
+        let text = decode(&receipt_bytes(&j, &ctx()).unwrap())
+            .unwrap()
+            .text_lines();
+        assert!(
+            text.contains(&"【再発行】 / Reissued".to_string()),
+            "{text:?}"
+        );
     }
 
     #[test]

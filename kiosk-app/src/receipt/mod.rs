@@ -1,9 +1,12 @@
 //! Receipts: the layout as ESC/POS bytes ([`layout`]), the printer edge with status checks
-//! and print confirmation ([`printer`]), and a decoder of ESC/POS bytes ([`decode`]) used by
+//! and print confirmation ([`printer`]) over TCP, USB, serial or a file ([`link`]), and a decoder of ESC/POS bytes ([`decode`]) used by
 //! the tests and the virtual printer to read receipts back, and [`raster`] for the lines the
-//! printer's kanji font cannot print.
+//! printer's kanji font cannot print; [`service`] is the configured printer, the print
+//! outcome kept in the outbox and reprints.
 
 pub mod decode;
 pub mod layout;
+pub mod link;
 pub mod printer;
 pub mod raster;
+pub mod service;

@@ -543,25 +543,11 @@ impl Flow {
                 // Durable now: the personal data is no longer needed in memory.
                 self.identity = None;
                 let m = &self.world.municipalities[self.municipality.unwrap_or(0)];
-                let p = self.procedure_def().cloned();
-                let processing_from = m.hours.reopens_at(s.submitted_at);
-                let job = ReceiptJob {
-                    receipt_number: s.receipt_number.clone(),
-                    submitted_at: s.submitted_at,
-                    lang: self.lang,
-                    municipality_ja: m.name_ja.clone(),
-                    municipality_local: m.name(self.lang).to_owned(),
-                    procedure_ja: p
-                        .as_ref()
-                        .map(|p| p.title.ja().to_owned())
-                        .unwrap_or_default(),
-                    procedure_local: p
-                        .as_ref()
-                        .map(|p| p.title.get(self.lang.code()).to_owned())
-                        .unwrap_or_default(),
-                    processing_from,
-                };
-                let processing_note = processing_from
+                let code = self.procedure_def().map(|p| p.code.as_str()).unwrap_or("");
+                let job =
+                    ReceiptJob::new(s.receipt_number.clone(), s.submitted_at, self.lang, m, code);
+                let processing_note = job
+                    .processing_from
                     .map(|t| super::processing_note(t, self.lang, m.name(self.lang)))
                     .unwrap_or_default();
                 self.receipt = Some(ReceiptView {

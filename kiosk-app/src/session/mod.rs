@@ -127,6 +127,42 @@ pub struct ReceiptJob {
     pub procedure_local: String,
     /// When the municipality is closed now: when its systems open again.
     pub processing_from: Option<time::OffsetDateTime>,
+    /// Printed again by staff (the receipt says 再発行 / Reissued).
+    pub reissue: bool,
+}
+
+impl ReceiptJob {
+    /// The receipt of an application to `m`: the procedure's title from its catalogue, in
+    /// Japanese and in `lang`, and when a closed municipality will process it. The same for
+    /// the first print and for a reprint from the outbox row.
+    pub fn new(
+        receipt_number: String,
+        submitted_at: time::OffsetDateTime,
+        lang: Lang,
+        m: &MunicipalityInfo,
+        procedure_code: &str,
+    ) -> Self {
+        let p = m
+            .catalogue
+            .procedures
+            .iter()
+            .find(|p| p.code == procedure_code);
+        let title = |lang: &str| {
+            p.map(|p| p.title.get(lang).to_owned())
+                .unwrap_or_else(|| procedure_code.to_owned())
+        };
+        ReceiptJob {
+            receipt_number,
+            submitted_at,
+            lang,
+            municipality_ja: m.name_ja.clone(),
+            municipality_local: m.name(lang).to_owned(),
+            procedure_ja: title("ja"),
+            procedure_local: title(lang.code()),
+            processing_from: m.hours.reopens_at(submitted_at),
+            reissue: false,
+        }
+    }
 }
 
 /// Result of [`Effect::Submit`].
@@ -143,6 +179,8 @@ pub enum PrintProblem {
     CoverOpen,
     Offline,
     Error,
+    /// The job was sent but the printer did not confirm it (it may or may not have printed).
+    Unconfirmed,
 }
 
 impl PrintProblem {
@@ -152,6 +190,7 @@ impl PrintProblem {
             PrintProblem::CoverOpen => "cover-open",
             PrintProblem::Offline => "offline",
             PrintProblem::Error => "error",
+            PrintProblem::Unconfirmed => "unconfirmed",
         }
     }
 }

@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
     println!("  PIN (券面事項入力補助用暗証番号): 1234\n");
     println!(
         "  Printer:   {}  (receipts rendered to {})",
-        fx.printer.addr,
+        fx.printer.connection(),
         out.join("receipts").display()
     );
     for m in &fx.municipalities {
@@ -410,14 +410,15 @@ fn main() -> anyhow::Result<()> {
         procedure_ja: "住民票の写しの交付申請".into(),
         procedure_local: "住民票の写しの交付申請".into(),
         processing_from: None,
+        reissue: false,
     };
     let ctx = kiosk_app::receipt::layout::ReceiptContext {
         counter_name: "髙﨑・𠮷田 出張窓口".into(),
         paper_mm: 58,
     };
     let bytes = kiosk_app::receipt::layout::receipt_bytes(&job, &ctx)?;
-    kiosk_app::receipt::printer::print_tcp(
-        &fx.printer.addr.to_string(),
+    kiosk_app::receipt::printer::print(
+        &fx.printer.connection().parse()?,
         &bytes,
         Duration::from_secs(3),
     )

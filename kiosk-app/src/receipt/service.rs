@@ -1,0 +1,118 @@
+//! The kiosk's configured receipt printer, and what the outbox remembers of each receipt: a
+//! receipt is marked printed only when the printer confirmed it, otherwise it keeps the
+//! reason and stays on the reprint list that staff mode and `kioskctl printer` show. A
+//! reprint rebuilds the receipt from the outbox row (number, municipality, procedure, time,
+//! language — nothing personal) and the catalogues, and says 再発行 on the paper.
+
+use super::layout::{receipt_bytes, ReceiptContext};
+use super::link::Connection;
+use super::printer::{self, PrinterError, PrinterStatus};
+use crate::config::KioskConfig;
+use crate::session::{Lang, PrintProblem, ReceiptJob, World};
+use counter_sync::outbox::{Outbox, OutboxError, Row};
+use std::time::Duration;
+
+/// The printer as configured: where it is, how long it may take, what paper it has.
+#[derive(Debug, Clone)]
+pub struct ReceiptPrinter {
+    pub connection: Connection,
+    pub timeout: Duration,
+    pub context: ReceiptContext,
+}
+
+impl ReceiptPrinter {
+    pub fn from_config(cfg: &KioskConfig) -> Self {
+        ReceiptPrinter {
+            connection: cfg.printer.connection.clone(),
+            timeout: Duration::from_millis(cfg.printer.timeout_ms),
+            context: ReceiptContext {
+                counter_name: cfg.sync.kiosk.counter_name.clone(),
+                paper_mm: cfg.printer.paper_mm,
+            },
+        }
+    }
+
+    /// Lays out and prints one receipt; `Ok` only when the printer confirmed it.
+    pub fn print(&self, job: &ReceiptJob) -> Result<PrinterStatus, PrinterError> {
+        let bytes =
+            receipt_bytes(job, &self.context).map_err(|e| PrinterError::Io(e.to_string()))?;
+        printer::print(&self.connection, &bytes, self.timeout)
+    }
+
+    pub fn status(&self) -> Result<PrinterStatus, PrinterError> {
+        printer::status(&self.connection, self.timeout)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReprintError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("receipt {receipt}: municipality {code} is no longer configured on this kiosk")]
+    UnknownMunicipality { receipt: String, code: String },
+    #[error("receipt {receipt}: its submission time {value:?} is not a valid time")]
+    BadTime { receipt: String, value: String },
+    #[error(transparent)]
+    Printer(#[from] PrinterError),
+}
+
+/// Records the outcome of printing `receipt`: printed only when there was no problem.
+pub fn record(
+    outbox: &mut Outbox,
+    receipt: &str,
+    problem: Option<PrintProblem>,
+) -> Result<(), OutboxError> {
+    match problem {
+        None => outbox.mark_printed(receipt),
+        Some(p) => outbox.mark_print_failed(receipt, p.code()),
+    }
+}
+
+/// The receipt of an outbox row again, marked as a reissue.
+pub fn reissue_job(row: &Row, world: &World) -> Result<ReceiptJob, ReprintError> {
+    let m = world
+        .municipalities
+        .iter()
+        .find(|m| m.code == row.municipality_code)
+        .ok_or_else(|| ReprintError::UnknownMunicipality {
+            receipt: row.receipt_number.clone(),
+            code: row.municipality_code.clone(),
+        })?;
+    let submitted_at = time::OffsetDateTime::parse(
+        &row.submitted_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|_| ReprintError::BadTime {
+        receipt: row.receipt_number.clone(),
+        value: row.submitted_at.clone(),
+    })?
+    .to_offset(counter_sync::hours::JST);
+    let lang = Lang::from_code(&row.receipt_lang).unwrap_or(Lang::Ja);
+    let mut job = ReceiptJob::new(
+        row.receipt_number.clone(),
+        submitted_at,
+        lang,
+        m,
+        &row.procedure_code,
+    );
+    job.reissue = true;
+    Ok(job)
+}
+
+/// Reprints one receipt and records the outcome (`kioskctl printer reprint`).
+pub fn reprint(
+    outbox: &mut Outbox,
+    world: &World,
+    printer: &ReceiptPrinter,
+    receipt: &str,
+) -> Result<PrinterStatus, ReprintError> {
+    let row = outbox.get(receipt)?;
+    let job = reissue_job(&row, world)?;
+    let result = printer.print(&job);
+    record(
+        outbox,
+        &row.receipt_number,
+        result.as_ref().err().map(PrinterError::problem),
+    )?;
+    Ok(result?)
+}

@@ -17,6 +17,15 @@ pub struct KioskConfig {
     #[serde(default)]
     pub ui: UiConfig,
     pub routing: RoutingConfig,
+    #[serde(default)]
+    pub staff: StaffConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct StaffConfig {
+    /// Argon2id PHC string of the 6-digit staff PIN (`kioskctl staff hash-pin`). Without it
+    /// staff mode cannot be opened on the touchscreen (`kioskctl` still works).
+    pub pin_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -108,6 +117,12 @@ impl KioskConfig {
                 ),
             }
             .into());
+        }
+        if let Some(hash) = &cfg.staff.pin_hash {
+            crate::staff_pin::validate_hash(hash).map_err(|e| ConfigError::Invalid {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
         }
         if !crate::session::Lang::ALL
             .iter()

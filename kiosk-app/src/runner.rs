@@ -4,8 +4,11 @@
 use crate::card::pcsc_reader::{CardCommand, CardService};
 use crate::config::KioskConfig;
 use crate::receipt::service::{self, ReceiptPrinter};
-use crate::session::{Effect, Flow, FlowTimes, Input, Lang, Now, View, World};
+use crate::session::{
+    Effect, Flow, FlowTimes, Input, Lang, Now, PrintProblem, StaffPanel, View, World,
+};
 use crate::submit::Submitter;
+use counter_sync::outbox::Outbox;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,9 +47,12 @@ pub fn start(
     };
     let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::Ja);
     let receipt_printer = ReceiptPrinter::from_config(cfg);
+    let staff_pin_hash = cfg.staff.pin_hash.clone();
+    let outbox_path = cfg.sync.outbox.path.clone();
+    let world = Arc::new(world);
     let self_tx = tx.clone();
     std::thread::Builder::new().name("session".into()).spawn(move || {
-        let mut flow = Flow::new(Arc::new(world), times, lang, Now::system());
+        let mut flow = Flow::new(world.clone(), times, lang, Now::system());
         render(flow.view(std::time::Instant::now()));
         let mut printing: Option<String> = None;
         loop {
@@ -72,27 +78,55 @@ pub fn start(
                     }
                     Effect::Print(job) => {
                         printing = Some(job.receipt_number.clone());
-                        let (tx, receipt_printer) = (self_tx.clone(), receipt_printer.clone());
-                        let spawned = std::thread::Builder::new().name("print".into()).spawn(move || {
-                            let result = match receipt_printer.print(&job) {
-                                Ok(status) => {
-                                    if status.paper_near_end {
-                                        tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");
-                                    }
-                                    tracing::info!(receipt = %job.receipt_number, "receipt printed and confirmed");
-                                    Ok(())
-                                }
-                                Err(e) => {
-                                    tracing::error!(receipt = %job.receipt_number, error = %e, "receipt not printed; shown on screen");
-                                    Err(e.problem())
-                                }
-                            };
-                            let _ = tx.send(Input::Printed(result));
+                        let receipt_printer = receipt_printer.clone();
+                        worker(&self_tx, "print", Input::Printed(Err(PrintProblem::Error)), move || {
+                            let result = receipt_printer.print(&job);
+                            match &result {
+                                Ok(status) if status.paper_near_end => tracing::warn!(alert = "paper_near_end", "printer paper is nearly out"),
+                                Ok(_) => {}
+                                Err(e) => tracing::error!(receipt = %job.receipt_number, error = %e, "receipt not printed; shown on screen"),
+                            }
+                            if result.is_ok() {
+                                tracing::info!(receipt = %job.receipt_number, "receipt printed and confirmed");
+                            }
+                            Input::Printed(result.map(|_| ()).map_err(|e| e.problem()))
                         });
-                        if let Err(e) = spawned {
-                            tracing::error!(error = %e, "cannot start the print thread");
-                            let _ = self_tx.send(Input::Printed(Err(crate::session::PrintProblem::Error)));
-                        }
+                    }
+                    Effect::CheckStaffPin(pin) => {
+                        let hash = staff_pin_hash.clone();
+                        worker(&self_tx, "staff-pin", Input::StaffPinChecked(false), move || {
+                            let ok = crate::staff_pin::verify_pin(hash.as_deref(), pin.expose());
+                            tracing::info!(ok, "staff PIN checked");
+                            Input::StaffPinChecked(ok)
+                        });
+                    }
+                    Effect::LoadStaffPanel => {
+                        let (receipt_printer, world, path) = (receipt_printer.clone(), world.clone(), outbox_path.clone());
+                        worker(&self_tx, "staff-panel", Input::StaffPanel(StaffPanel::default()), move || {
+                            let receipts = Outbox::attach(&path)
+                                .and_then(|o| service::unconfirmed(&o, &world))
+                                .unwrap_or_else(|e| {
+                                    tracing::error!(error = %e, "cannot read the reprint list");
+                                    vec![]
+                                });
+                            Input::StaffPanel(StaffPanel { printer: service::printer_state(&receipt_printer), receipts })
+                        });
+                    }
+                    Effect::Reprint(receipt) => {
+                        let (receipt_printer, world, path) = (receipt_printer.clone(), world.clone(), outbox_path.clone());
+                        worker(&self_tx, "reprint", Input::Reprinted(Err(PrintProblem::Error)), move || {
+                            let result = Outbox::attach(&path)
+                                .map_err(service::ReprintError::from)
+                                .and_then(|mut o| service::reprint(&mut o, &world, &receipt_printer, &receipt));
+                            match &result {
+                                Ok(_) => tracing::info!(receipt = %receipt, "receipt reprinted by staff and confirmed"),
+                                Err(e) => tracing::error!(receipt = %receipt, error = %e, "staff reprint failed"),
+                            }
+                            Input::Reprinted(result.map(|_| ()).map_err(|e| match e {
+                                service::ReprintError::Printer(p) => p.problem(),
+                                _ => PrintProblem::Error,
+                            }))
+                        });
                     }
                     Effect::AlertStaff(alert) => tracing::warn!(alert = ?alert, "staff alert"),
                     Effect::Wiped => tracing::info!("session wiped"),
@@ -102,4 +136,24 @@ pub fn start(
         }
     })?;
     Ok(SessionHandle { tx })
+}
+
+/// Runs `job` on its own thread (printers and PIN hashing block) and feeds its answer back to
+/// the session; if no thread can be started, the session hears an error at once.
+fn worker(
+    tx: &Sender<Input>,
+    name: &str,
+    fallback: Input,
+    job: impl FnOnce() -> Input + Send + 'static,
+) {
+    let answer = tx.clone();
+    if let Err(e) = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = answer.send(job());
+        })
+    {
+        tracing::error!(error = %e, thread = name, "cannot start a worker thread");
+        let _ = tx.send(fallback);
+    }
 }

@@ -116,6 +116,9 @@ pub struct Fixture {
     pub printer: VirtualPrinter,
 }
 
+/// The staff PIN of every fixture (and of the demo).
+pub const STAFF_PIN: &str = "135790";
+
 pub struct FixtureOptions {
     /// Keep files here instead of a temporary directory (the demo).
     pub dir: Option<PathBuf>,
@@ -208,7 +211,11 @@ card_removed_secs = 3
 
 [routing]
 municipality_list = "{root}/assets/municipalities.csv"
+
+[staff]
+pin_hash = "{staff_pin_hash}"
 "#,
+            staff_pin_hash = kiosk_app::staff_pin::hash_pin(STAFF_PIN.as_bytes())?,
             printer = printer.connection(),
             iw = opts.idle_warning_secs,
             ic = opts.idle_countdown_secs,

@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: PrinterCommand,
     },
+    /// Staff mode on the touchscreen.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Check reader, printer, backends and database and say what is wrong.
     Doctor {
         #[arg(long)]
@@ -55,6 +60,16 @@ enum CardCommand {
     Read {
         #[arg(long)]
         json: bool,
+        /// Read the PIN from standard input (the only way; it is never an argument).
+        #[arg(long, required = true)]
+        pin_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Hash a new 6-digit staff PIN for `staff.pin_hash` in the config.
+    HashPin {
         /// Read the PIN from standard input (the only way; it is never an argument).
         #[arg(long, required = true)]
         pin_stdin: bool,
@@ -304,6 +319,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     cfg.printer.connection
                 )
             });
+            Ok(())
+        }
+        Command::Staff {
+            command: StaffCommand::HashPin { .. },
+        } => {
+            let mut input = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| fail("stdin", e))?;
+            let hash = kiosk_app::staff_pin::hash_pin(input.trim().as_bytes())
+                .map_err(|e| fail("pin_format", e))?;
+            println!("{hash}");
             Ok(())
         }
         Command::Doctor { json } => doctor(&cli.config, json),

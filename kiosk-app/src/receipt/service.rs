@@ -8,7 +8,7 @@ use super::layout::{receipt_bytes, ReceiptContext};
 use super::link::Connection;
 use super::printer::{self, PrinterError, PrinterStatus};
 use crate::config::KioskConfig;
-use crate::session::{Lang, PrintProblem, ReceiptJob, World};
+use crate::session::{Lang, PrintProblem, ReceiptJob, UnconfirmedReceipt, World};
 use counter_sync::outbox::{Outbox, OutboxError, Row};
 use std::time::Duration;
 
@@ -115,4 +115,62 @@ pub fn reprint(
         result.as_ref().err().map(PrinterError::problem),
     )?;
     Ok(result?)
+}
+
+/// The reprint list as staff mode shows it: names in Japanese from the catalogues.
+pub fn unconfirmed(outbox: &Outbox, world: &World) -> Result<Vec<UnconfirmedReceipt>, OutboxError> {
+    Ok(outbox
+        .unprinted()?
+        .into_iter()
+        .map(|row| {
+            let m = world
+                .municipalities
+                .iter()
+                .find(|m| m.code == row.municipality_code);
+            let procedure = m
+                .and_then(|m| {
+                    m.catalogue
+                        .procedures
+                        .iter()
+                        .find(|p| p.code == row.procedure_code)
+                })
+                .map_or_else(|| row.procedure_code.clone(), |p| p.title.ja().to_owned());
+            let submitted = time::OffsetDateTime::parse(
+                &row.submitted_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map(|t| {
+                let t = t.to_offset(counter_sync::hours::JST);
+                format!(
+                    "{:02}/{:02} {:02}:{:02}",
+                    t.month() as u8,
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_else(|_| row.submitted_at.clone());
+            UnconfirmedReceipt {
+                municipality: m
+                    .map_or_else(|| row.municipality_code.clone(), |m| m.name_ja.clone()),
+                procedure,
+                submitted,
+                problem: row.print_problem.clone().unwrap_or_default(),
+                number: row.receipt_number,
+            }
+        })
+        .collect())
+}
+
+/// The printer's state in one word for staff mode.
+pub fn printer_state(printer: &ReceiptPrinter) -> &'static str {
+    match printer.status() {
+        Ok(s) => match s.problem() {
+            Some(p) => p.code(),
+            None if s.paper_near_end => "near-end",
+            None => "ready",
+        },
+        Err(PrinterError::WriteOnly) => "write-only",
+        Err(e) => e.problem().code(),
+    }
 }

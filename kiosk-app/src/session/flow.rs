@@ -1,5 +1,6 @@
 //! The resident flow. Pure: time comes in with every input, effects go out as values.
 
+use super::staff::{StaffPanel, StaffState, STAFF_PIN_LEN};
 use super::view::{HolderView, QuestionView, ReceiptView, View};
 use super::{
     Effect, Lang, PrintProblem, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World,
@@ -59,6 +60,10 @@ pub enum Intent {
     StillHere,
     CallStaff,
     DismissStaff,
+    /// Open staff mode (welcome screen only).
+    StaffMode,
+    /// Reprint the n-th receipt of the staff list.
+    Reprint(usize),
 }
 
 #[derive(Debug)]
@@ -67,6 +72,9 @@ pub enum Input {
     Card(CardEvent),
     Submitted(Result<Submitted, String>),
     Printed(Result<(), PrintProblem>),
+    StaffPinChecked(bool),
+    StaffPanel(StaffPanel),
+    Reprinted(Result<(), PrintProblem>),
     /// Periodic clock tick for timeouts.
     Tick,
 }
@@ -114,6 +122,7 @@ pub struct Flow {
     last_touch: Instant,
     screen_since: Instant,
     staff_called: bool,
+    staff: StaffState,
     today: time::Date,
 }
 
@@ -141,6 +150,7 @@ impl Flow {
             last_touch: now.instant,
             screen_since: now.instant,
             staff_called: false,
+            staff: StaffState::default(),
             today: now.today,
         }
     }
@@ -164,6 +174,24 @@ impl Flow {
             Input::Card(event) => self.card_event(event, now, &mut fx),
             Input::Submitted(result) => self.submitted(result, now, &mut fx),
             Input::Printed(result) => self.printed(result, now, &mut fx),
+            Input::StaffPinChecked(ok) if self.screen == Screen::StaffPin => {
+                if self.staff.checked(ok, now.instant) {
+                    self.go(Screen::Staff, now);
+                    fx.push(Effect::LoadStaffPanel);
+                } else {
+                    self.pin_wrong = true;
+                }
+            }
+            Input::StaffPanel(panel) if self.screen == Screen::Staff => {
+                self.staff.panel = Some(panel)
+            }
+            Input::Reprinted(result) if self.screen == Screen::Staff => {
+                self.staff.busy = false;
+                self.staff.result = result.map_or_else(PrintProblem::code, |()| "reprinted");
+                fx.push(Effect::LoadStaffPanel);
+            }
+            // Staff mode was left meanwhile: nothing to show.
+            Input::StaffPinChecked(_) | Input::StaffPanel(_) | Input::Reprinted(_) => {}
             Input::Tick => self.tick(now, &mut fx),
         }
         fx
@@ -197,6 +225,7 @@ impl Flow {
         self.receipt = None;
         self.error_code = "";
         self.staff_called = false;
+        self.staff.close();
         self.lang = self.default_lang;
         self.go(to, now);
         fx.push(Effect::Wiped);
@@ -240,6 +269,50 @@ impl Flow {
             }
             (_, Intent::DismissStaff) => self.staff_called = false,
             (S::Welcome, Intent::Start) => self.enter_card_flow(now),
+            (S::Welcome, Intent::StaffMode) => {
+                self.pin = Secret::new(Vec::with_capacity(STAFF_PIN_LEN));
+                self.pin_wrong = false;
+                self.go(S::StaffPin, now);
+            }
+            (S::StaffPin, Intent::PinDigit(d))
+                if d <= 9
+                    && self.pin.expose().len() < STAFF_PIN_LEN
+                    && !self.staff.locked(now.instant) =>
+            {
+                self.pin.expose_mut().push(b'0' + d);
+                self.pin_wrong = false;
+            }
+            (S::StaffPin, Intent::PinDelete) => {
+                self.pin.expose_mut().pop();
+            }
+            (S::StaffPin, Intent::PinSubmit)
+                if self.pin.expose().len() == STAFF_PIN_LEN
+                    && !self.staff.busy
+                    && !self.staff.locked(now.instant) =>
+            {
+                self.staff.busy = true;
+                let pin = std::mem::replace(
+                    &mut self.pin,
+                    Secret::new(Vec::with_capacity(STAFF_PIN_LEN)),
+                );
+                fx.push(Effect::CheckStaffPin(pin));
+            }
+            (S::Staff, Intent::Reprint(i)) if !self.staff.busy => {
+                let number = self
+                    .staff
+                    .panel
+                    .as_ref()
+                    .and_then(|p| p.receipts.get(i))
+                    .map(|r| r.number.clone());
+                if let Some(number) = number {
+                    self.staff.busy = true;
+                    self.staff.result = "";
+                    fx.push(Effect::Reprint(number));
+                }
+            }
+            (S::StaffPin | S::Staff, Intent::Back | Intent::Finish) => {
+                self.wipe(S::Welcome, now, fx)
+            }
             (S::InsertCard, Intent::Back) => self.wipe(S::Welcome, now, fx),
             (S::Pin, Intent::PinDigit(d)) if d <= 9 && self.pin.expose().len() < 4 => {
                 self.pin.expose_mut().push(b'0' + d);
@@ -618,7 +691,7 @@ impl Flow {
         use Screen as S;
         let lang = self.lang;
         let step = match self.screen {
-            S::Welcome | S::TakeCard | S::CardRemoved | S::Error => 0,
+            S::Welcome | S::TakeCard | S::CardRemoved | S::Error | S::StaffPin | S::Staff => 0,
             S::InsertCard | S::ReadingCard => 1,
             S::Pin | S::PinLastTry | S::PinLocked | S::ReadingData => 2,
             S::Confirm => 3,
@@ -659,7 +732,14 @@ impl Flow {
             step,
             steps: if step == 0 { 0 } else { 8 },
             lang,
-            busy: matches!(self.screen, S::ReadingCard | S::ReadingData | S::Submitting),
+            busy: matches!(self.screen, S::ReadingCard | S::ReadingData | S::Submitting)
+                || self.staff.busy,
+            pin_max: if self.screen == S::StaffPin {
+                STAFF_PIN_LEN
+            } else {
+                4
+            },
+            staff: matches!(self.screen, S::StaffPin | S::Staff).then(|| self.staff.view(now)),
             tries_left,
             pin_length: self.pin.expose().len(),
             pin_wrong: self.pin_wrong,
@@ -824,6 +904,7 @@ mod tests {
     use crate::catalogue::Catalogue;
     use crate::routing::{MunicipalityEntry, Router};
     use crate::session::MunicipalityInfo;
+    use crate::session::UnconfirmedReceipt;
     use counter_sync::hours::OpeningHours;
     use std::path::Path;
 
@@ -1174,5 +1255,92 @@ mod tests {
             t.flow.view(t.now.instant).question.unwrap().date_text,
             "2026年（令和8年）11月10日"
         );
+    }
+
+    #[test]
+    fn staff_mode_checks_the_pin_lists_and_reprints_then_leaves_no_trace() {
+        let mut t = T::new();
+        t.insert(3);
+        t.intent(Intent::Start);
+        assert_eq!(t.flow.screen(), Screen::Pin);
+        t.intent(Intent::StaffMode);
+        assert_eq!(
+            t.flow.screen(),
+            Screen::Pin,
+            "never in the middle of a session"
+        );
+        t.intent(Intent::Back);
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+
+        t.intent(Intent::StaffMode);
+        assert_eq!(t.flow.screen(), Screen::StaffPin);
+        assert_eq!(t.flow.view(t.now.instant).pin_max, 6);
+        t.pin(&[1, 2, 3, 4, 5]);
+        assert!(t.intent(Intent::PinSubmit).is_empty(), "six digits needed");
+        t.intent(Intent::PinDigit(6));
+        t.intent(Intent::PinDigit(7)); // a seventh is ignored
+        let fx = t.intent(Intent::PinSubmit);
+        assert!(matches!(fx.as_slice(), [Effect::CheckStaffPin(p)] if p.expose() == b"123456"));
+        assert_eq!(
+            t.flow.view(t.now.instant).pin_length,
+            0,
+            "the PIN left the flow"
+        );
+        t.input(Input::StaffPinChecked(false));
+        assert_eq!(t.flow.screen(), Screen::StaffPin);
+        assert!(t.flow.view(t.now.instant).pin_wrong);
+
+        t.pin(&[1, 2, 3, 4, 5, 6]);
+        t.intent(Intent::PinSubmit);
+        let fx = t.input(Input::StaffPinChecked(true));
+        assert_eq!(t.flow.screen(), Screen::Staff);
+        assert!(matches!(fx.as_slice(), [Effect::LoadStaffPanel]));
+        let receipt = UnconfirmedReceipt {
+            number: "K01-261121-0003".into(),
+            submitted: "11/21 10:00".into(),
+            municipality: "毛呂山町".into(),
+            procedure: "転出届".into(),
+            problem: "paper-out".into(),
+        };
+        t.input(Input::StaffPanel(StaffPanel {
+            printer: "ready",
+            receipts: vec![receipt.clone()],
+        }));
+        let v = t.flow.view(t.now.instant).staff.unwrap();
+        assert_eq!(v.panel.receipts, vec![receipt]);
+        assert!(t.intent(Intent::Reprint(5)).is_empty(), "no such row");
+        let fx = t.intent(Intent::Reprint(0));
+        assert!(matches!(fx.as_slice(), [Effect::Reprint(n)] if n == "K01-261121-0003"));
+        assert!(
+            t.intent(Intent::Reprint(0)).is_empty(),
+            "one reprint at a time"
+        );
+        assert!(t.flow.view(t.now.instant).busy);
+        let fx = t.input(Input::Reprinted(Err(PrintProblem::PaperOut)));
+        assert_eq!(
+            t.flow.view(t.now.instant).staff.unwrap().result,
+            "paper-out"
+        );
+        assert!(matches!(fx.as_slice(), [Effect::LoadStaffPanel]));
+        t.intent(Intent::Reprint(0));
+        t.input(Input::Reprinted(Ok(())));
+        assert_eq!(
+            t.flow.view(t.now.instant).staff.unwrap().result,
+            "reprinted"
+        );
+
+        // Left alone, staff mode closes like a resident session; nothing of it remains.
+        t.wait(61);
+        assert_eq!(t.flow.screen(), Screen::Welcome);
+        assert!(t.flow.view(t.now.instant).staff.is_none());
+        t.intent(Intent::StaffMode);
+        assert_eq!(
+            t.flow.view(t.now.instant).staff.unwrap().panel,
+            StaffPanel::default()
+        );
+        // A late answer after leaving is dropped.
+        t.intent(Intent::Back);
+        t.input(Input::StaffPinChecked(true));
+        assert_eq!(t.flow.screen(), Screen::Welcome);
     }
 }

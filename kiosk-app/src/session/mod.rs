@@ -4,10 +4,12 @@
 
 mod flow;
 mod format;
+mod staff;
 mod view;
 
 pub use flow::{Flow, FlowTimes, Input, Intent, Now};
 pub use format::{format_birth, format_date, processing_note};
+pub use staff::{StaffPanel, StaffView, UnconfirmedReceipt, STAFF_PIN_LEN};
 pub use view::{HolderView, QuestionView, ReceiptView, View};
 
 use crate::card::basic4::Basic4;
@@ -56,6 +58,9 @@ pub enum Screen {
     TakeCard,
     CardRemoved,
     Error,
+    /// Staff mode: the staff PIN, then the reprint list.
+    StaffPin,
+    Staff,
 }
 
 /// The configured municipalities with their catalogues, and the router.
@@ -96,6 +101,12 @@ pub enum Effect {
     AlertStaff(StaffAlert),
     /// The session's personal data has been dropped; clear it from the screen too.
     Wiped,
+    /// Check the staff PIN (zeroised after use); answer with [`Input::StaffPinChecked`].
+    CheckStaffPin(crate::secret::Secret<Vec<u8>>),
+    /// Read the printer's state and the reprint list; answer with [`Input::StaffPanel`].
+    LoadStaffPanel,
+    /// Reprint this receipt and record the outcome; answer with [`Input::Reprinted`].
+    Reprint(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,8 @@ pub struct View {
     pub busy: bool,
     pub tries_left: u8,
     pub pin_length: usize,
+    /// Digits the keypad takes: 4 for the card's PIN, 6 for the staff PIN.
+    pub pin_max: usize,
     pub pin_wrong: bool,
     /// Only on the confirmation screen.
     pub holder: Option<HolderView>,
@@ -28,6 +30,8 @@ pub struct View {
     pub idle_seconds_left: Option<u64>,
     pub staff_called: bool,
     pub error_code: &'static str,
+    /// Only in staff mode.
+    pub staff: Option<super::StaffView>,
 }
 
 /// The card holder as shown on the confirmation screen; zeroised when dropped.

@@ -1,5 +1,8 @@
 //! The Slint side: renders a [`View`] into the `Kiosk` global and forwards its callbacks as
-//! intents. Holds only `Weak` handles; never decides anything.
+//! intents ([`staff`] does the same for the `Staff` global). Holds only `Weak` handles; never
+//! decides anything.
+
+pub mod staff;
 
 use crate::runner::SessionHandle;
 use crate::session::{Input, Intent, Lang, Screen, View};
@@ -35,6 +38,8 @@ fn ui_screen(s: Screen) -> UiScreen {
         Screen::TakeCard => UiScreen::TakeCard,
         Screen::CardRemoved => UiScreen::CardRemoved,
         Screen::Error => UiScreen::Error,
+        Screen::StaffPin => UiScreen::StaffPin,
+        Screen::Staff => UiScreen::Staff,
     }
 }
 
@@ -99,6 +104,7 @@ pub fn apply(app: &AppWindow, v: &View) {
     k.set_busy(v.busy);
     k.set_tries_left(v.tries_left as i32);
     k.set_pin_length(v.pin_length as i32);
+    k.set_pin_max(v.pin_max as i32);
     k.set_pin_wrong(v.pin_wrong);
     match &v.holder {
         Some(h) => {
@@ -186,6 +192,7 @@ pub fn apply(app: &AppWindow, v: &View) {
     k.set_idle_seconds_left(v.idle_seconds_left.unwrap_or(0) as i32);
     k.set_staff_called(v.staff_called);
     k.set_error_code(s(v.error_code));
+    staff::apply(app, v);
 }
 
 /// The receipt number as a QR image (for the on-screen receipt when the printer fails).
@@ -227,5 +234,6 @@ pub fn start_session(
         let _ = weak.upgrade_in_event_loop(move |app| apply(&app, &view));
     })?;
     wire(app, session.clone());
+    staff::wire(app, session.clone());
     Ok(session)
 }

@@ -1,0 +1,226 @@
+//! A receipt that could not be printed is not lost: the printer is out of paper during a
+//! resident's session, so the done screen shows the receipt on screen and the outbox keeps it
+//! on the reprint list. `kioskctl printer unconfirmed` lists it, `kioskctl printer reprint`
+//! refuses while the paper is still out, and once paper is back, staff open staff mode on the
+//! touchscreen (wrong PIN first), see the receipt and reprint it; the printer gets a 再発行
+//! receipt with the same number and QR, and the outbox marks it printed. One `#[test]`: Slint's
+//! event loop runs once per process.
+
+use kiosk_app::receipt::decode::decode;
+use kiosk_app::ui::generated::{Screen, Staff};
+use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use madoguchi_tests::driver::{init_headless, Script};
+use madoguchi_tests::harness::{
+    binary, ensure_pcscd, FileLock, Fixture, FixtureOptions, STAFF_PIN,
+};
+use madoguchi_tests::vcard::CardModel;
+use madoguchi_tests::vprinter::Mode;
+use serde_json::Value;
+use slint::{ComponentHandle, Model};
+use std::cell::RefCell;
+use std::process::Command;
+use std::rc::Rc;
+use std::time::Duration;
+
+fn kioskctl(bin: &std::path::Path, cfg: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(bin)
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
+    ensure_pcscd().expect("pcscd with vpcd");
+    let ctl = binary("kioskctl").unwrap();
+    let _card_slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let card = fx.card(CardModel::default());
+    fx.printer.set_mode(Mode::PaperOut);
+
+    init_headless();
+    let app = AppWindow::new().unwrap();
+    app.window().set_size(slint::PhysicalSize::new(1080, 1920));
+    let _session = start_session(&app, &fx.config).unwrap();
+
+    let receipt = Rc::new(RefCell::new(String::new()));
+    let (insert, remove) = (card.clone(), card.clone());
+    let (seen, r1, r2, r3, r4) = (
+        receipt.clone(),
+        receipt.clone(),
+        receipt.clone(),
+        receipt.clone(),
+        receipt.clone(),
+    );
+    let (cfg1, cfg2, ctl1, ctl2) = (
+        fx.config_path.clone(),
+        fx.config_path.clone(),
+        ctl.clone(),
+        ctl.clone(),
+    );
+    let printer = fx.printer.clone();
+    let pin: Vec<String> = STAFF_PIN.chars().map(String::from).collect();
+    let pin: Vec<&str> = pin.iter().map(String::as_str).collect();
+    Script::new()
+        .screen(Screen::Welcome)
+        .click("English")
+        .click("Start")
+        .act("insert the card", move |_| {
+            insert.insert().map_err(|e| e.to_string())
+        })
+        .screen(Screen::Pin)
+        .clicks(&["1", "2", "3", "4", "OK"])
+        .screen(Screen::Confirm)
+        .click("Yes, continue")
+        .screen(Screen::Municipality)
+        .click("Next")
+        .screen(Screen::Procedures)
+        .click("Request a copy of your residence certificate (住民票)")
+        .screen(Screen::Question)
+        .clicks(&[
+            "Only me",
+            "Next",
+            "Standard (without head of household and relationship)",
+            "Next",
+            "Next",
+            "Collect it at the town office",
+            "Next",
+        ])
+        .screen(Screen::Review)
+        .click("Submit")
+        .screen(Screen::Done)
+        .wait(
+            "shown on screen: paper out",
+            Duration::from_secs(10),
+            |app| {
+                let k = app.global::<Kiosk>();
+                !k.get_printed() && k.get_print_problem() == "paper-out"
+            },
+        )
+        .act("note the receipt number", move |app| {
+            *seen.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
+            Ok(())
+        })
+        .click("Finish")
+        .screen(Screen::TakeCard)
+        .act("take the card", move |_| {
+            remove.remove();
+            Ok(())
+        })
+        .screen(Screen::Welcome)
+        .act(
+            "kioskctl lists it, and cannot reprint without paper",
+            move |_| {
+                let number = r1.borrow().clone();
+                let (code, v, err) = kioskctl(&ctl1, &cfg1, &["printer", "unconfirmed", "--json"]);
+                let list = v["unconfirmed"].as_array().cloned().unwrap_or_default();
+                if code != 0
+                    || list.len() != 1
+                    || list[0]["receipt_number"] != number.as_str()
+                    || list[0]["problem"] != "paper-out"
+                {
+                    return Err(format!("unconfirmed: {code} {v} {err}"));
+                }
+                let (code, v, _) =
+                    kioskctl(&ctl1, &cfg1, &["printer", "reprint", &number, "--json"]);
+                if code != 1 || v["error"]["code"] != "paper_out" {
+                    return Err(format!("reprint without paper: {code} {v}"));
+                }
+                let (code, v, _) = kioskctl(
+                    &ctl1,
+                    &cfg1,
+                    &["printer", "reprint", "K01-000000-0000", "--json"],
+                );
+                if code != 1 || v["error"]["code"] != "not_found" {
+                    return Err(format!("reprint of an unknown receipt: {code} {v}"));
+                }
+                Ok(())
+            },
+        )
+        .act("paper is back", move |_| {
+            printer.set_mode(Mode::Ready);
+            Ok(())
+        })
+        // Staff mode: a wrong PIN first, then the right one.
+        .click("係員")
+        .screen(Screen::StaffPin)
+        .clicks(&["0", "0", "0", "0", "0", "0", "確定"])
+        .wait("wrong staff PIN said", Duration::from_secs(10), |app| {
+            app.global::<Kiosk>().get_pin_wrong()
+        })
+        .clicks(&pin)
+        .click("確定")
+        .screen(Screen::Staff)
+        .wait(
+            "the receipt is on the reprint list",
+            Duration::from_secs(10),
+            move |app| {
+                let s = app.global::<Staff>();
+                let rows: Vec<_> = s.get_receipts().iter().collect();
+                s.get_printer_state() == "ready"
+                    && rows.len() == 1
+                    && rows[0].number == r2.borrow().as_str()
+                    && rows[0].problem == "paper-out"
+                    && rows[0].municipality == "毛呂山町"
+            },
+        )
+        .act("reprint it", move |app| {
+            madoguchi_tests::driver::click(app, &format!("再印刷 {}", r3.borrow()))
+        })
+        .wait(
+            "reprinted and off the list",
+            Duration::from_secs(10),
+            |app| {
+                let s = app.global::<Staff>();
+                s.get_last_result() == "reprinted" && s.get_receipts().row_count() == 0
+            },
+        )
+        .click("戻る")
+        .screen(Screen::Welcome)
+        .act(
+            "a lost receipt can be reprinted again from kioskctl",
+            move |_| {
+                let number = r4.borrow().clone();
+                let (code, v, err) =
+                    kioskctl(&ctl2, &cfg2, &["printer", "reprint", &number, "--json"]);
+                if code != 0 || v["ok"] != true {
+                    return Err(format!("reprint: {code} {v} {err}"));
+                }
+                Ok(())
+            },
+        )
+        .run(&app)
+        .unwrap();
+
+    let number = receipt.borrow().clone();
+    let jobs = fx.printer.jobs();
+    assert_eq!(jobs.len(), 2, "nothing printed while the paper was out");
+    for job in &jobs {
+        let d = decode(job).unwrap();
+        let text = d.text_lines();
+        assert!(text.contains(&number), "{text:?}");
+        assert!(
+            text.contains(&"【再発行】 / Reissued".to_string()),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|l| l.contains("Copy of") || l.contains("residence")),
+            "English session: {text:?}"
+        );
+        assert_eq!(d.qr_payloads(), vec![number.clone()]);
+        assert!(!text.iter().any(|l| l.contains("山田")), "no personal data");
+    }
+    let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
+    let row = outbox.get(&number).unwrap();
+    assert!(row.printed && row.print_problem.is_none());
+    assert_eq!(row.receipt_lang, "en");
+    assert!(outbox.unprinted().unwrap().is_empty());
+}

@@ -61,10 +61,11 @@ pub fn start(
                 Err(RecvTimeoutError::Timeout) => Input::Tick,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            if let (Input::Printed(result), Some(receipt)) = (&input, printing.take()) {
-                if let Err(e) = service::record(submitter.outbox(), &receipt, result.err()) {
+            if let (Input::Printed(result), Some(receipt)) = (&input, &printing) {
+                if let Err(e) = service::record(submitter.outbox(), receipt, result.err()) {
                     tracing::error!(receipt = %receipt, error = %e, "cannot record the receipt's print outcome");
                 }
+                printing = None;
             }
             for effect in flow.handle(input, Now::system()) {
                 match effect {

@@ -5,13 +5,15 @@
 
 use anyhow::Context;
 use clap::Parser;
-use kiosk_app::ui::generated::Screen;
+use kiosk_app::ui::generated::{Screen, Staff};
 use kiosk_app::ui::{start_session, AppWindow, Kiosk};
 use madoguchi_tests::driver::{init_headless, Script};
-use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{
+    ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions, STAFF_PIN,
+};
 use madoguchi_tests::vcard::CardModel;
 use madoguchi_tests::vprinter::Mode;
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -78,7 +80,8 @@ fn main() -> anyhow::Result<()> {
     );
     let card = fx.card(CardModel::default());
     println!("\n  Virtual My Number card: 山田　太郎, 埼玉県入間郡毛呂山町中央２丁目１番地");
-    println!("  PIN (券面事項入力補助用暗証番号): 1234\n");
+    println!("  PIN (券面事項入力補助用暗証番号): 1234");
+    println!("  Staff PIN (the 係員 button on the welcome screen): {STAFF_PIN}\n");
     println!(
         "  Printer:   {}  (receipts rendered to {})",
         fx.printer.connection(),
@@ -113,8 +116,14 @@ fn main() -> anyhow::Result<()> {
     let _session = start_session(&app, &fx.config)?;
     let [c1, c2, c3, c4, c5, c6, c7, c8] = std::array::from_fn(|_| card.clone());
     let [e1, e2, e3, e4, e5, e6] = std::array::from_fn(|_| card.clone());
-    let (slow_printer, fast_printer, paper_printer) =
-        (fx.printer.clone(), fx.printer.clone(), fx.printer.clone());
+    let (slow_printer, fast_printer, paper_printer, staff_printer) = (
+        fx.printer.clone(),
+        fx.printer.clone(),
+        fx.printer.clone(),
+        fx.printer.clone(),
+    );
+    let staff_pin: Vec<String> = STAFF_PIN.chars().map(String::from).collect();
+    let staff_pin: Vec<&str> = staff_pin.iter().map(String::as_str).collect();
     let resize = |w: u32, h: u32| {
         move |app: &AppWindow| {
             app.window().set_size(slint::PhysicalSize::new(w, h));
@@ -317,6 +326,36 @@ fn main() -> anyhow::Result<()> {
             c8.remove();
             Ok(())
         })
+        .screen(Screen::Welcome)
+        // Staff put paper in and reprint that receipt from staff mode.
+        .act("paper is back", move |_| {
+            staff_printer.set_mode(Mode::Ready);
+            Ok(())
+        })
+        .click("係員")
+        .screen(Screen::StaffPin)
+        .clicks(&staff_pin)
+        .shot("20-staff-pin-ja")
+        .click("確定")
+        .screen(Screen::Staff)
+        .wait("the reprint list", Duration::from_secs(10), |app| {
+            app.global::<Staff>().get_receipts().row_count() == 1
+        })
+        .shot("21-staff-reprint-list-ja")
+        .act("reprint", |app| {
+            let number = app
+                .global::<Staff>()
+                .get_receipts()
+                .row_data(0)
+                .map(|r| r.number)
+                .unwrap_or_default();
+            madoguchi_tests::driver::click(app, &format!("再印刷 {number}"))
+        })
+        .wait("reprinted", Duration::from_secs(10), |app| {
+            app.global::<Staff>().get_last_result() == "reprinted"
+        })
+        .shot("22-staff-reprinted-ja")
+        .click("戻る")
         .screen(Screen::Welcome)
         // Card pulled out mid-session.
         .click("English")

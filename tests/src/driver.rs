@@ -106,6 +106,54 @@ impl Script {
         self
     }
 
+    /// Presses one keypad key per digit of `digits`.
+    pub fn digits(mut self, digits: &str) -> Self {
+        for d in digits.chars() {
+            self = self.click(&d.to_string());
+        }
+        self
+    }
+
+    /// From the procedure list to the review screen, in English: a copy of the residence
+    /// certificate for the resident alone, standard detail, collected at the town office;
+    /// `copies` presses of "Number +" on the number of copies.
+    pub fn juminhyo_in_english(self, copies_plus: usize) -> Self {
+        let mut s = self
+            .screen(Screen::Procedures)
+            .click("Request a copy of your residence certificate (住民票)")
+            .screen(Screen::Question)
+            .clicks(&[
+                "Only me",
+                "Next",
+                "Standard (without head of household and relationship)",
+                "Next",
+            ]);
+        for _ in 0..copies_plus {
+            s = s.click("Number +");
+        }
+        s.clicks(&["Next", "Collect it at the town office", "Next"])
+            .screen(Screen::Review)
+    }
+
+    /// Keeps the receipt number of the done screen in `into`.
+    pub fn note_receipt(self, into: Rc<RefCell<String>>) -> Self {
+        self.act("note the receipt number", move |app| {
+            *into.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
+            Ok(())
+        })
+    }
+
+    /// "Finish" on the done screen, then the resident takes the card.
+    pub fn finish_and_take(self, card: crate::vcard::VirtualCard) -> Self {
+        self.click("Finish")
+            .screen(Screen::TakeCard)
+            .act("take the card", move |_| {
+                card.remove();
+                Ok(())
+            })
+            .screen(Screen::Welcome)
+    }
+
     pub fn shot(self, name: &str) -> Self {
         let Some(dir) = self.shots.clone() else {
             return self;

@@ -61,20 +61,7 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
             app.global::<Kiosk>().get_municipality_name() == "Moroyama Town"
         })
         .click("Next")
-        .screen(Screen::Procedures)
-        .click("Request a copy of your residence certificate (住民票)")
-        .screen(Screen::Question)
-        .clicks(&[
-            "Only me",
-            "Next",
-            "Standard (without head of household and relationship)",
-            "Next",
-            "Number +",
-            "Next",
-            "Collect it at the town office",
-            "Next",
-        ])
-        .screen(Screen::Review)
+        .juminhyo_in_english(1)
         .act(
             "a printer slower than the session's clock tick",
             move |_| {
@@ -87,17 +74,8 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
         .wait("printed", Duration::from_secs(10), |app| {
             app.global::<Kiosk>().get_printed()
         })
-        .act("note the receipt number", move |app| {
-            *seen_receipt.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
-            Ok(())
-        })
-        .click("Finish")
-        .screen(Screen::TakeCard)
-        .act("take the card", move |_| {
-            remove.remove();
-            Ok(())
-        })
-        .screen(Screen::Welcome)
+        .note_receipt(seen_receipt)
+        .finish_and_take(remove)
         .wait(
             "personal data gone from the UI",
             Duration::from_secs(1),

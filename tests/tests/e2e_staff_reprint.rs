@@ -66,8 +66,6 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
         ctl.clone(),
     );
     let printer = fx.printer.clone();
-    let pin: Vec<String> = STAFF_PIN.chars().map(String::from).collect();
-    let pin: Vec<&str> = pin.iter().map(String::as_str).collect();
     Script::new()
         .screen(Screen::Welcome)
         .click("English")
@@ -81,19 +79,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
         .click("Yes, continue")
         .screen(Screen::Municipality)
         .click("Next")
-        .screen(Screen::Procedures)
-        .click("Request a copy of your residence certificate (住民票)")
-        .screen(Screen::Question)
-        .clicks(&[
-            "Only me",
-            "Next",
-            "Standard (without head of household and relationship)",
-            "Next",
-            "Next",
-            "Collect it at the town office",
-            "Next",
-        ])
-        .screen(Screen::Review)
+        .juminhyo_in_english(0)
         .click("Submit")
         .screen(Screen::Done)
         .wait(
@@ -104,17 +90,8 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
                 !k.get_printed() && k.get_print_problem() == "paper-out"
             },
         )
-        .act("note the receipt number", move |app| {
-            *seen.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
-            Ok(())
-        })
-        .click("Finish")
-        .screen(Screen::TakeCard)
-        .act("take the card", move |_| {
-            remove.remove();
-            Ok(())
-        })
-        .screen(Screen::Welcome)
+        .note_receipt(seen)
+        .finish_and_take(remove)
         .act(
             "kioskctl lists it, and cannot reprint without paper",
             move |_| {
@@ -151,11 +128,12 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
         // Staff mode: a wrong PIN first, then the right one.
         .click("係員")
         .screen(Screen::StaffPin)
-        .clicks(&["0", "0", "0", "0", "0", "0", "確定"])
+        .digits("000000")
+        .click("確定")
         .wait("wrong staff PIN said", Duration::from_secs(10), |app| {
             app.global::<Kiosk>().get_pin_wrong()
         })
-        .clicks(&pin)
+        .digits(STAFF_PIN)
         .click("確定")
         .screen(Screen::Staff)
         .wait(

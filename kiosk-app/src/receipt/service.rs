@@ -117,46 +117,37 @@ pub fn reprint(
     Ok(result?)
 }
 
-/// The reprint list as staff mode shows it: names in Japanese from the catalogues.
+/// The reprint list as staff mode shows it: names in Japanese from the catalogues (the codes,
+/// for a municipality no longer configured).
 pub fn unconfirmed(outbox: &Outbox, world: &World) -> Result<Vec<UnconfirmedReceipt>, OutboxError> {
     Ok(outbox
         .unprinted()?
         .into_iter()
         .map(|row| {
-            let m = world
-                .municipalities
-                .iter()
-                .find(|m| m.code == row.municipality_code);
-            let procedure = m
-                .and_then(|m| {
-                    m.catalogue
-                        .procedures
-                        .iter()
-                        .find(|p| p.code == row.procedure_code)
-                })
-                .map_or_else(|| row.procedure_code.clone(), |p| p.title.ja().to_owned());
-            let submitted = time::OffsetDateTime::parse(
-                &row.submitted_at,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .map(|t| {
-                let t = t.to_offset(counter_sync::hours::JST);
-                format!(
-                    "{:02}/{:02} {:02}:{:02}",
-                    t.month() as u8,
-                    t.day(),
-                    t.hour(),
-                    t.minute()
-                )
-            })
-            .unwrap_or_else(|_| row.submitted_at.clone());
+            let (municipality, procedure, submitted) = match reissue_job(&row, world) {
+                Ok(job) => {
+                    let t = job.submitted_at;
+                    let when = format!(
+                        "{:02}/{:02} {:02}:{:02}",
+                        t.month() as u8,
+                        t.day(),
+                        t.hour(),
+                        t.minute()
+                    );
+                    (job.municipality_ja, job.procedure_ja, when)
+                }
+                Err(_) => (
+                    row.municipality_code.clone(),
+                    row.procedure_code.clone(),
+                    row.submitted_at.clone(),
+                ),
+            };
             UnconfirmedReceipt {
-                municipality: m
-                    .map_or_else(|| row.municipality_code.clone(), |m| m.name_ja.clone()),
-                procedure,
-                submitted,
-                problem: row.print_problem.clone().unwrap_or_default(),
                 number: row.receipt_number,
+                submitted,
+                municipality,
+                procedure,
+                problem: row.print_problem.unwrap_or_default(),
             }
         })
         .collect())
@@ -172,5 +163,88 @@ pub fn printer_state(printer: &ReceiptPrinter) -> &'static str {
         },
         Err(PrinterError::WriteOnly) => "write-only",
         Err(e) => e.problem().code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::routing::Router;
+    use crate::session::MunicipalityInfo;
+    use counter_sync::hours::OpeningHours;
+    use counter_sync::outbox::NewApplication;
+    use std::path::Path;
+
+    fn app(municipality: &str, procedure: &str) -> NewApplication {
+        NewApplication {
+            application_id: uuid::Uuid::new_v4(),
+            kiosk_id: "K01".into(),
+            municipality_code: municipality.into(),
+            procedure_code: procedure.into(),
+            submitted_at: time::macros::datetime!(2026-11-21 10:00 UTC), // Saturday 19:00 JST
+            receipt_lang: "en".into(),
+            sealed: "a.b.c.d.e".into(),
+        }
+    }
+
+    #[test]
+    fn reprint_list_and_reissued_receipt_come_from_the_outbox_row_and_catalogue() {
+        let catalogue = Catalogue::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/catalogues/saitama-iruma.toml"),
+        )
+        .unwrap();
+        let world = World {
+            router: Router::from_entries(vec![]),
+            municipalities: vec![MunicipalityInfo {
+                code: "113263".into(),
+                name_ja: "毛呂山町".into(),
+                name_en: "Moroyama".into(),
+                catalogue,
+                hours: OpeningHours::parse(&["mon-fri 09:00-17:00".into()], &[]).unwrap(),
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(&dir.path().join("o.db")).unwrap();
+        let known = outbox.enqueue(&app("113263", "juminhyo-copy"), 0).unwrap();
+        let gone = outbox.enqueue(&app("999999", "old-procedure"), 0).unwrap();
+        record(&mut outbox, &known, Some(PrintProblem::PaperOut)).unwrap();
+
+        let list = unconfirmed(&outbox, &world).unwrap();
+        assert_eq!(
+            list[0],
+            UnconfirmedReceipt {
+                number: known.clone(),
+                submitted: "11/21 19:00".into(),
+                municipality: "毛呂山町".into(),
+                procedure: "住民票の写しの交付申請".into(),
+                problem: "paper-out".into(),
+            }
+        );
+        assert_eq!(
+            (list[1].municipality.as_str(), list[1].procedure.as_str()),
+            ("999999", "old-procedure")
+        );
+        assert_eq!(list[1].problem, "", "never tried");
+
+        let job = reissue_job(&outbox.get(&known).unwrap(), &world).unwrap();
+        assert!(job.reissue);
+        assert_eq!(job.lang, Lang::En);
+        assert_eq!(job.municipality_local, "Moroyama");
+        assert_eq!(
+            job.procedure_local,
+            "Request a copy of your residence certificate (住民票)"
+        );
+        assert_eq!(
+            job.processing_from,
+            Some(time::macros::datetime!(2026-11-23 09:00 +09:00)),
+            "the same note as the first print: closed on Saturday evening"
+        );
+        assert!(matches!(
+            reissue_job(&outbox.get(&gone).unwrap(), &world),
+            Err(ReprintError::UnknownMunicipality { .. })
+        ));
+        record(&mut outbox, &known, None).unwrap();
+        assert_eq!(unconfirmed(&outbox, &world).unwrap().len(), 1);
     }
 }

@@ -122,8 +122,6 @@ fn main() -> anyhow::Result<()> {
         fx.printer.clone(),
         fx.printer.clone(),
     );
-    let staff_pin: Vec<String> = STAFF_PIN.chars().map(String::from).collect();
-    let staff_pin: Vec<&str> = staff_pin.iter().map(String::as_str).collect();
     let resize = |w: u32, h: u32| {
         move |app: &AppWindow| {
             app.window().set_size(slint::PhysicalSize::new(w, h));
@@ -334,7 +332,7 @@ fn main() -> anyhow::Result<()> {
         })
         .click("係員")
         .screen(Screen::StaffPin)
-        .clicks(&staff_pin)
+        .digits(STAFF_PIN)
         .shot("20-staff-pin-ja")
         .click("確定")
         .screen(Screen::Staff)

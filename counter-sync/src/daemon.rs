@@ -323,7 +323,7 @@ impl Worker {
                 error: last_error,
             }
         } else if let Some(ra) = retry_after {
-            DestinationUpdate::Backoff {
+            DestinationUpdate::Wait {
                 retry_at: now + ra.min(self.backoff.max_retry_after).as_millis() as i64,
                 error: last_error,
             }

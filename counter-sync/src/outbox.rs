@@ -188,6 +188,9 @@ pub enum DestinationUpdate {
     Healthy,
     /// It is unreachable or overloaded: no request before `retry_at`.
     Backoff { retry_at: i64, error: String },
+    /// It answered, but asked to wait (`Retry-After`): no request before `retry_at`, then a
+    /// full batch again, not the single probe of a destination that was down.
+    Wait { retry_at: i64, error: String },
     /// `401`/`403`: paused until `until` or until staff resume it.
     Pause { until: i64, reason: String },
 }
@@ -749,6 +752,11 @@ fn update_destination(
              ON CONFLICT(municipality_code) DO UPDATE SET retry_at = ?2, failures = failures + 1, last_error = ?3",
             params![municipality, retry_at, error],
         )?,
+        DestinationUpdate::Wait { retry_at, error } => conn.execute(
+            "INSERT INTO destination(municipality_code, retry_at, failures, last_error) VALUES (?1, ?2, 0, ?3)
+             ON CONFLICT(municipality_code) DO UPDATE SET retry_at = ?2, failures = 0, last_error = ?3",
+            params![municipality, retry_at, error],
+        )?,
         DestinationUpdate::Pause { until, reason } => conn.execute(
             "INSERT INTO destination(municipality_code, paused_until, pause_reason, failures, last_error) VALUES (?1, ?2, ?3, 1, ?3)
              ON CONFLICT(municipality_code) DO UPDATE SET paused_until = ?2, pause_reason = ?3,
@@ -1017,7 +1025,40 @@ mod tests {
         assert_eq!(all.len(), 4);
         // The daemon was killed while sending: the next one puts them back at once.
         assert_eq!(ob.release_orphans().unwrap(), 4);
-        assert_eq!(ob.claim_batch("113263", 5_001, lease, 10).unwrap().len(), 4);
+        let again = ob.claim_batch("113263", 5_001, lease, 10).unwrap();
+        assert_eq!(again.len(), 4);
+        // Some delivered, one told to come back later (Retry-After): the destination waits,
+        // and is then due with a full batch, not a probe.
+        let records: Vec<_> = again
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let r = if i == 0 {
+                    Record::Retry {
+                        status: Some(503),
+                        error: "busy".into(),
+                        next_attempt_at: 0,
+                    }
+                } else {
+                    delivered(&format!("R{i}"))
+                };
+                (c.id.clone(), r)
+            })
+            .collect();
+        ob.enqueue_many(&[app("113263"), app("113263")], 5_001)
+            .unwrap();
+        let wait = DestinationUpdate::Wait {
+            retry_at: 9_000,
+            error: "busy".into(),
+        };
+        ob.finish_batch("113263", &records, &wait, 5_001).unwrap();
+        let d = ob.destination("113263").unwrap().unwrap();
+        assert_eq!((d.failures, d.blocked_until(5_001)), (0, Some(9_000)));
+        assert!(ob
+            .claim_batch("113263", 8_999, lease, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(ob.claim_batch("113263", 9_000, lease, 10).unwrap().len(), 3);
     }
 
     #[test]

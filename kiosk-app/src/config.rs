@@ -181,4 +181,40 @@ mod tests {
             Some(time::macros::datetime!(2026-11-23 08:30 +09:00))
         );
     }
+
+    #[test]
+    fn bad_printer_connection_and_staff_hash_are_named_with_the_file() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kiosk.example.toml");
+        let text = std::fs::read_to_string(&example).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiosk.toml");
+        for (from, to, expect) in [
+            (
+                "connection = \"tcp://192.168.10.20:9100\"",
+                "connection = \"lpt:/dev/lp0\"",
+                "lpt:/dev/lp0",
+            ),
+            (
+                "connection = \"tcp://192.168.10.20:9100\"",
+                "connection = \"serial:/dev/ttyS0?baud=12345\"",
+                "baud",
+            ),
+            (
+                "# pin_hash = \"$argon2id$v=19$m=19456,t=2,p=1$…\"",
+                "pin_hash = \"sha256:0123\"",
+                "staff.pin_hash",
+            ),
+        ] {
+            assert!(text.contains(from), "{from}");
+            std::fs::write(&path, text.replace(from, to)).unwrap();
+            let err = KioskConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains("kiosk.toml") && err.contains(expect), "{err}");
+        }
+        // The old key still works.
+        std::fs::write(&path, text.replace("connection = \"tcp://", "address = \"")).unwrap();
+        assert_eq!(
+            KioskConfig::load(&path).unwrap().printer.connection,
+            Connection::Tcp("192.168.10.20:9100".into())
+        );
+    }
 }

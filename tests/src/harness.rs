@@ -328,6 +328,44 @@ fn newest_source(dir: &Path) -> std::time::SystemTime {
 
 /// Path of a workspace binary (the CLI tests run the real binaries). `deploy/test.sh` builds
 /// them first; here they are rebuilt only when a source is newer than the binary.
+/// What one run of a command-line tool gave: exit code, stdout as JSON (`Null` when it was
+/// not JSON), stderr.
+pub struct CliOutput {
+    pub code: i32,
+    pub json: serde_json::Value,
+    pub stderr: String,
+}
+
+/// Runs `bin --config <config> <args>`, with `stdin` as its standard input.
+pub fn run_cli(bin: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    CliOutput {
+        code: out.status.code().unwrap_or(-1),
+        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let _lock = FileLock::acquire("madoguchi-build.lock")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -143,15 +143,7 @@ impl VirtualPrinter {
                     .spawn(move || p.accept(listener, stop))?
             }
             Port::Usb(link) | Port::Serial(link) => {
-                let (master, slave) = open_pty(matches!(self.port, Port::Usb(_)))?;
-                // Replace the symlink atomically, like udev does for a re-plugged device.
-                let tmp = link.with_extension("new");
-                let _ = std::fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(
-                    rustix::pty::ptsname(&master, Vec::new())?.to_str()?,
-                    &tmp,
-                )?;
-                std::fs::rename(&tmp, link)?;
+                let (master, slave) = open_pty(link, matches!(self.port, Port::Usb(_)))?;
                 let link = link.clone();
                 std::thread::Builder::new()
                     .name("vprinter-tty".into())
@@ -279,9 +271,10 @@ fn wait_readable(fd: &impl AsFd, stop: &OwnedFd) -> bool {
     }
 }
 
-/// A pseudo-terminal pair. The printer keeps the slave open too, so the master stays usable
-/// while no host has the port open; a `usblp`-like port is put in raw mode here.
-fn open_pty(raw: bool) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+/// A pseudo-terminal pair, with `link` pointing at its slave. The printer keeps the slave
+/// open too, so the master stays usable while no host has the port open; a `usblp`-like port
+/// is put in raw mode here.
+fn open_pty(link: &std::path::Path, raw: bool) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     use rustix::pty::{grantpt, openpt, unlockpt, OpenptFlags};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
     grantpt(&master)?;
@@ -298,6 +291,11 @@ fn open_pty(raw: bool) -> anyhow::Result<(OwnedFd, OwnedFd)> {
         t.make_raw();
         rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &t)?;
     }
+    // Replace the symlink atomically, like udev does for a re-plugged device.
+    let tmp = link.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(name.to_str()?, &tmp)?;
+    std::fs::rename(&tmp, link)?;
     Ok((master, slave))
 }
 

@@ -2,48 +2,13 @@
 //! `--json`, a non-zero exit with a readable message on failure, stable error codes.
 
 use madoguchi_tests::harness::{
-    binary, ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions,
+    binary, ensure_pcscd, run_cli as run, wait_until, FileLock, Fixture, FixtureOptions,
 };
 use madoguchi_tests::vcard::CardModel;
 use madoguchi_tests::vprinter::Mode;
-use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Out {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
-
-fn run(bin: &std::path::Path, config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Out {
-    let mut child = Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
-}
 
 #[test]
 fn kioskctl_and_counter_sync_contracts() {

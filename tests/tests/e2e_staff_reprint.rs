@@ -11,30 +11,14 @@ use kiosk_app::ui::generated::{Screen, Staff};
 use kiosk_app::ui::{start_session, AppWindow, Kiosk};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{
-    binary, ensure_pcscd, FileLock, Fixture, FixtureOptions, STAFF_PIN,
+    binary, ensure_pcscd, run_cli, CliOutput, FileLock, Fixture, FixtureOptions, STAFF_PIN,
 };
 use madoguchi_tests::vcard::CardModel;
 use madoguchi_tests::vprinter::Mode;
-use serde_json::Value;
 use slint::{ComponentHandle, Model};
 use std::cell::RefCell;
-use std::process::Command;
 use std::rc::Rc;
 use std::time::Duration;
-
-fn kioskctl(bin: &std::path::Path, cfg: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(bin)
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
@@ -96,7 +80,11 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
             "kioskctl lists it, and cannot reprint without paper",
             move |_| {
                 let number = r1.borrow().clone();
-                let (code, v, err) = kioskctl(&ctl1, &cfg1, &["printer", "unconfirmed", "--json"]);
+                let CliOutput {
+                    code,
+                    json: v,
+                    stderr: err,
+                } = run_cli(&ctl1, &cfg1, &["printer", "unconfirmed", "--json"], None);
                 let list = v["unconfirmed"].as_array().cloned().unwrap_or_default();
                 if code != 0
                     || list.len() != 1
@@ -105,15 +93,20 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
                 {
                     return Err(format!("unconfirmed: {code} {v} {err}"));
                 }
-                let (code, v, _) =
-                    kioskctl(&ctl1, &cfg1, &["printer", "reprint", &number, "--json"]);
+                let CliOutput { code, json: v, .. } = run_cli(
+                    &ctl1,
+                    &cfg1,
+                    &["printer", "reprint", &number, "--json"],
+                    None,
+                );
                 if code != 1 || v["error"]["code"] != "paper_out" {
                     return Err(format!("reprint without paper: {code} {v}"));
                 }
-                let (code, v, _) = kioskctl(
+                let CliOutput { code, json: v, .. } = run_cli(
                     &ctl1,
                     &cfg1,
                     &["printer", "reprint", "K01-000000-0000", "--json"],
+                    None,
                 );
                 if code != 1 || v["error"]["code"] != "not_found" {
                     return Err(format!("reprint of an unknown receipt: {code} {v}"));
@@ -166,8 +159,16 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
             "a lost receipt can be reprinted again from kioskctl",
             move |_| {
                 let number = r4.borrow().clone();
-                let (code, v, err) =
-                    kioskctl(&ctl2, &cfg2, &["printer", "reprint", &number, "--json"]);
+                let CliOutput {
+                    code,
+                    json: v,
+                    stderr: err,
+                } = run_cli(
+                    &ctl2,
+                    &cfg2,
+                    &["printer", "reprint", &number, "--json"],
+                    None,
+                );
                 if code != 0 || v["ok"] != true {
                     return Err(format!("reprint: {code} {v} {err}"));
                 }

@@ -151,15 +151,7 @@ pub fn query_status(
     let mut answers = [0u8; 4];
     for (n, slot) in answers.iter_mut().enumerate() {
         link.send(&[0x10, 0x04, n as u8 + 1]).map_err(io)?;
-        let deadline = Instant::now() + timeout;
-        *slot = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match link.read_byte(left).map_err(io)? {
-                Some(b) if b & 0x90 == 0x00 && !left.is_zero() => continue,
-                Some(b) => break b,
-                None => return Err(PrinterError::Silent),
-            }
-        };
+        *slot = next_byte(link, timeout, |b| !is_gs_r_answer(b))?.ok_or(PrinterError::Silent)?;
     }
     PrinterStatus::from_bytes(answers).ok_or(PrinterError::Garbled)
 }
@@ -178,16 +170,32 @@ pub fn print_job(
     link.send(job).map_err(io)?;
     // The answer to GS r 1 comes once everything before it was processed. Stray
     // real-time answers (pattern 0xx1xx10) are skipped.
+    next_byte(link, timeout, is_gs_r_answer)?.ok_or(PrinterError::Unconfirmed)?;
+    Ok(status)
+}
+
+/// A `GS r` answer has bits 4 and 7 clear; every real-time status byte has bit 4 set.
+fn is_gs_r_answer(b: u8) -> bool {
+    b & 0x90 == 0x00
+}
+
+/// The first byte that `wanted` accepts within `timeout`, skipping the others; `None` when
+/// none came in time.
+fn next_byte(
+    link: &mut dyn PrinterLink,
+    timeout: Duration,
+    wanted: impl Fn(u8) -> bool,
+) -> Result<Option<u8>, PrinterError> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(PrinterError::Unconfirmed);
+            return Ok(None);
         }
         match link.read_byte(left).map_err(io)? {
-            Some(b) if b & 0x90 == 0x00 => return Ok(status),
+            Some(b) if wanted(b) => return Ok(Some(b)),
             Some(_) => continue,
-            None => return Err(PrinterError::Unconfirmed),
+            None => return Ok(None),
         }
     }
 }

@@ -274,15 +274,16 @@ impl Flow {
                 self.pin_wrong = false;
                 self.go(S::StaffPin, now);
             }
-            (S::StaffPin, Intent::PinDigit(d))
+            // The card's PIN and the staff PIN share the keypad; a locked staff mode takes no digits.
+            (S::Pin | S::StaffPin, Intent::PinDigit(d))
                 if d <= 9
-                    && self.pin.expose().len() < STAFF_PIN_LEN
-                    && !self.staff.locked(now.instant) =>
+                    && self.pin.expose().len() < self.pin_max()
+                    && !(self.screen == S::StaffPin && self.staff.locked(now.instant)) =>
             {
                 self.pin.expose_mut().push(b'0' + d);
                 self.pin_wrong = false;
             }
-            (S::StaffPin, Intent::PinDelete) => {
+            (S::Pin | S::StaffPin, Intent::PinDelete) => {
                 self.pin.expose_mut().pop();
             }
             (S::StaffPin, Intent::PinSubmit)
@@ -314,13 +315,6 @@ impl Flow {
                 self.wipe(S::Welcome, now, fx)
             }
             (S::InsertCard, Intent::Back) => self.wipe(S::Welcome, now, fx),
-            (S::Pin, Intent::PinDigit(d)) if d <= 9 && self.pin.expose().len() < 4 => {
-                self.pin.expose_mut().push(b'0' + d);
-                self.pin_wrong = false;
-            }
-            (S::Pin, Intent::PinDelete) => {
-                self.pin.expose_mut().pop();
-            }
             (S::Pin, Intent::PinSubmit) => {
                 if let Ok(pin) = Pin::new_4_digits(self.pin.expose()) {
                     self.pin = Secret::new(Vec::with_capacity(4));
@@ -508,6 +502,15 @@ impl Flow {
                     self.go(Screen::NotParticipating, now);
                 }
             },
+        }
+    }
+
+    /// Digits the keypad takes on this screen: the card's 4, or the staff PIN's 6.
+    fn pin_max(&self) -> usize {
+        if self.screen == Screen::StaffPin {
+            STAFF_PIN_LEN
+        } else {
+            4
         }
     }
 
@@ -734,11 +737,7 @@ impl Flow {
             lang,
             busy: matches!(self.screen, S::ReadingCard | S::ReadingData | S::Submitting)
                 || self.staff.busy,
-            pin_max: if self.screen == S::StaffPin {
-                STAFF_PIN_LEN
-            } else {
-                4
-            },
+            pin_max: self.pin_max(),
             staff: matches!(self.screen, S::StaffPin | S::Staff).then(|| self.staff.view(now)),
             tries_left,
             pin_length: self.pin.expose().len(),

@@ -54,19 +54,12 @@ pub fn start(
     std::thread::Builder::new().name("session".into()).spawn(move || {
         let mut flow = Flow::new(world.clone(), times, lang, Now::system());
         render(flow.view(std::time::Instant::now()));
-        let mut printing: Option<String> = None;
         loop {
             let input = match rx.recv_timeout(TICK) {
                 Ok(i) => i,
                 Err(RecvTimeoutError::Timeout) => Input::Tick,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            if let (Input::Printed(result), Some(receipt)) = (&input, &printing) {
-                if let Err(e) = service::record(submitter.outbox(), receipt, result.err()) {
-                    tracing::error!(receipt = %receipt, error = %e, "cannot record the receipt's print outcome");
-                }
-                printing = None;
-            }
             for effect in flow.handle(input, Now::system()) {
                 match effect {
                     Effect::ReadCard(pin) => card.send(CardCommand::ReadBasic4(pin)),
@@ -78,19 +71,24 @@ pub fn start(
                         let _ = self_tx.send(Input::Submitted(result));
                     }
                     Effect::Print(job) => {
-                        printing = Some(job.receipt_number.clone());
-                        let receipt_printer = receipt_printer.clone();
+                        let (receipt_printer, path) = (receipt_printer.clone(), outbox_path.clone());
                         worker(&self_tx, "print", Input::Printed(Err(PrintProblem::Error)), move || {
                             let result = receipt_printer.print(&job);
                             match &result {
-                                Ok(status) if status.paper_near_end => tracing::warn!(alert = "paper_near_end", "printer paper is nearly out"),
-                                Ok(_) => {}
+                                Ok(status) => {
+                                    if status.paper_near_end {
+                                        tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");
+                                    }
+                                    tracing::info!(receipt = %job.receipt_number, "receipt printed and confirmed");
+                                }
                                 Err(e) => tracing::error!(receipt = %job.receipt_number, error = %e, "receipt not printed; shown on screen"),
                             }
-                            if result.is_ok() {
-                                tracing::info!(receipt = %job.receipt_number, "receipt printed and confirmed");
+                            let problem = result.err().map(|e| e.problem());
+                            // The outcome goes in the outbox row: an unconfirmed receipt stays on the reprint list.
+                            if let Err(e) = Outbox::attach(&path).and_then(|mut o| service::record(&mut o, &job.receipt_number, problem)) {
+                                tracing::error!(receipt = %job.receipt_number, error = %e, "cannot record the receipt's print outcome");
                             }
-                            Input::Printed(result.map(|_| ()).map_err(|e| e.problem()))
+                            Input::Printed(problem.map_or(Ok(()), Err))
                         });
                     }
                     Effect::CheckStaffPin(pin) => {

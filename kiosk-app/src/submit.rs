@@ -97,11 +97,6 @@ impl Submitter {
             submitted_at,
         })
     }
-
-    /// The outbox, for the receipt's print outcome and staff reprints.
-    pub fn outbox(&mut self) -> &mut Outbox {
-        &mut self.outbox
-    }
 }
 
 fn iso_date(yyyymmdd: &str) -> String {

@@ -15,17 +15,49 @@ pub struct ApplicationEnvelope {
     pub sealed: String,
 }
 
-/// What only the municipality can read: the applicant and the answers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What only the municipality can read: the applicant and the answers, bound to the
+/// envelope they travel in. The routing fields are repeated inside the seal so that the
+/// municipality can check that nobody relabelled the clear envelope (another id, another
+/// procedure, another municipality) on the way.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct SealedContent {
+    pub application_id: String,
+    pub municipality_code: String,
+    pub procedure_code: String,
     pub applicant: Applicant,
     pub answers: Vec<Answer>,
     /// The language the resident used at the kiosk (BCP 47).
     pub language: String,
 }
 
+impl SealedContent {
+    /// Whether `envelope` is the one this content was sealed into.
+    pub fn matches(&self, envelope: &ApplicationEnvelope) -> bool {
+        self.application_id == envelope.application_id
+            && self.municipality_code == envelope.municipality_code
+            && self.procedure_code == envelope.procedure_code
+    }
+}
+
+/// Personal data never reaches a log through `{:?}`: only the routing fields are shown.
+impl std::fmt::Debug for SealedContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedContent")
+            .field("application_id", &self.application_id)
+            .field("municipality_code", &self.municipality_code)
+            .field("procedure_code", &self.procedure_code)
+            .field("applicant", &self.applicant)
+            .field(
+                "answers",
+                &format_args!("[{} answers: ***]", self.answers.len()),
+            )
+            .field("language", &self.language)
+            .finish()
+    }
+}
+
 /// Zeroised by the kiosk right after sealing.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, zeroize::Zeroize)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, zeroize::Zeroize)]
 pub struct Applicant {
     pub name: String,
     pub address: String,
@@ -33,6 +65,12 @@ pub struct Applicant {
     pub birth_date: String,
     /// ISO 5218 code as on the card: "1", "2" or "9".
     pub sex: String,
+}
+
+impl std::fmt::Debug for Applicant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Applicant(***)")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,4 +121,34 @@ pub struct ErrorBody {
     pub error: String,
     #[serde(default)]
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_types_redact_personal_data_in_debug() {
+        let content = SealedContent {
+            application_id: "0b7d4bd2-6f53-4d3a-9a55-1d7d8d1f0e11".into(),
+            municipality_code: "113263".into(),
+            procedure_code: "juminhyo-copy".into(),
+            applicant: Applicant {
+                name: "山田　太郎".into(),
+                address: "埼玉県入間郡毛呂山町中央1-1".into(),
+                birth_date: "1980-02-17".into(),
+                sex: "1".into(),
+            },
+            answers: vec![Answer {
+                question: "copies".into(),
+                value: "secret-answer-7".into(),
+            }],
+            language: "ja".into(),
+        };
+        let shown = format!("{content:?} {:?} {content:#?}", content.applicant);
+        for personal in ["山田", "毛呂山町中央", "1980", "\"1\"", "secret-answer-7"] {
+            assert!(!shown.contains(personal), "{personal} in {shown}");
+        }
+        assert!(shown.contains("113263") && shown.contains("***"), "{shown}");
+    }
 }

@@ -4,6 +4,7 @@
 //! pure and unit-tested. [`HttpClient`] is the reqwest implementation with capped bodies.
 
 use crate::api::{Accepted, StatusAnswer};
+use crate::text::{external, MAX_REFERENCE, MAX_SNIPPET};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,7 +47,10 @@ impl Outcome {
 }
 
 /// Maps a response to an [`Outcome`]. Garbage, HTML error pages and truncated JSON are errors
-/// with a reason, never panics.
+/// with a reason, never panics. A municipality that answers outside the contract (a redirect, a
+/// success that is not the documented answer for this application) is a configuration problem:
+/// the destination is paused for staff rather than sent the same applications again and again.
+/// Every piece of the answer that ends up in a reason is sanitised ([`crate::text`]).
 pub fn classify(
     status: u16,
     retry_after: Option<Duration>,
@@ -54,29 +58,50 @@ pub fn classify(
     application_id: &str,
 ) -> Outcome {
     let snippet = || {
-        let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-        text.chars().filter(|c| !c.is_control()).collect::<String>()
+        let end = body.len().min(4 * MAX_SNIPPET);
+        external(&String::from_utf8_lossy(&body[..end]), MAX_SNIPPET)
+    };
+    let off_contract = |why: String| Outcome::Pause {
+        status,
+        reason: format!(
+            "HTTP {status}: the municipality answered outside the API ({why}); check its endpoint"
+        ),
     };
     match status {
         200 | 201 => match serde_json::from_slice::<Accepted>(body) {
             Ok(accepted)
                 if accepted.application_id == application_id && !accepted.reference.is_empty() =>
             {
-                Outcome::Delivered { status, accepted }
+                Outcome::Delivered {
+                    status,
+                    accepted: Accepted {
+                        reference: external(&accepted.reference, MAX_REFERENCE),
+                        ..accepted
+                    },
+                }
             }
-            Ok(accepted) => Outcome::Retry {
-                status: Some(status),
-                retry_after,
-                reason: format!(
-                    "answer is for application {:?}, not this one",
-                    accepted.application_id
-                ),
-            },
+            Ok(accepted) if accepted.application_id != application_id => off_contract(format!(
+                "the answer is for application {}, not this one",
+                external(&accepted.application_id, 40)
+            )),
+            Ok(_) => off_contract("the answer has no reference".into()),
+            // JSON, but not the documented answer: a server that is not the municipality's API.
+            Err(e) if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
+                off_contract(format!("{e}: {}", snippet()))
+            }
+            // Not JSON at all (a proxy's error page, a cut-off answer): a passing fault.
             Err(e) => Outcome::Retry {
                 status: Some(status),
                 retry_after,
                 reason: format!("unreadable success answer ({e}): {}", snippet()),
             },
+        },
+        202..=299 => off_contract("a success code the API does not use".into()),
+        300..=399 => Outcome::Pause {
+            status,
+            reason: format!(
+                "HTTP {status}: the municipality's server redirects; counter-sync never follows a redirect (fix the endpoint in the config)"
+            ),
         },
         409 => Outcome::Retry {
             status: Some(status),
@@ -123,6 +148,29 @@ pub struct TlsFiles<'a> {
     pub client_key: &'a Path,
 }
 
+/// Refuses a private key that any user but its owner can read: the kiosk app runs as another
+/// user in the same group and must never be able to use the kiosk's TLS identity.
+pub fn check_private_key_mode(path: &Path) -> Result<(), ClientError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ClientError::TlsFile {
+            path: path.to_owned(),
+            problem: e.to_string(),
+        })?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ClientError::TlsFile {
+            path: path.to_owned(),
+            problem: format!(
+                "the private key has mode {mode:04o}, readable by other users; make it 0600, owned by the counter-sync user"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A rustls client configuration that trusts exactly one CA (not the system store).
 pub fn tls_config(files: TlsFiles<'_>) -> Result<rustls::ClientConfig, ClientError> {
     use rustls::pki_types::pem::PemObject;
@@ -149,6 +197,7 @@ pub fn tls_config(files: TlsFiles<'_>) -> Result<rustls::ClientConfig, ClientErr
             .map_err(|e| file_err(files.ca, e.to_string()))?;
     }
     let chain = certs(files.client_cert)?;
+    check_private_key_mode(files.client_key)?;
     let key = PrivateKeyDer::from_pem_file(files.client_key)
         .map_err(|e| file_err(files.client_key, e.to_string()))?;
     Ok(rustls::ClientConfig::builder()
@@ -176,12 +225,19 @@ impl HttpClient {
             .timeout(timeout)
             .connect_timeout(connect_timeout)
             .pool_max_idle_per_host(256)
+            // A redirect would re-send the envelope to a host the config never named, maybe in
+            // clear and without the client certificate: a 3xx is an answer, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!(
                 "madoguchi-counter-sync/",
                 env!("CARGO_PKG_VERSION")
             ));
         match tls {
-            Some(files) => builder = builder.tls_backend_preconfigured(tls_config(files)?),
+            Some(files) => {
+                builder = builder
+                    .tls_backend_preconfigured(tls_config(files)?)
+                    .https_only(true)
+            }
             None if endpoint.starts_with("https://") => {
                 return Err(ClientError::Build(format!(
                     "{endpoint} needs the municipality's CA and the kiosk's client certificate"
@@ -234,8 +290,21 @@ impl HttpClient {
                     .and_then(|v| {
                         crate::retry::parse_retry_after(v, time::OffsetDateTime::now_utc())
                     });
+                let location = response
+                    .headers()
+                    .get("location")
+                    .map(|v| external(&String::from_utf8_lossy(v.as_bytes()), MAX_SNIPPET));
                 match read_capped(response).await {
-                    Ok(body) => classify(status, retry_after, &body, application_id),
+                    Ok(body) => match classify(status, retry_after, &body, application_id) {
+                        Outcome::Pause { status, reason } if location.is_some() => Outcome::Pause {
+                            status,
+                            reason: format!(
+                                "{reason}; it points to {}",
+                                location.unwrap_or_default()
+                            ),
+                        },
+                        outcome => outcome,
+                    },
                     Err(reason) => Outcome::Retry {
                         status: Some(status),
                         retry_after,
@@ -320,7 +389,7 @@ fn describe(e: &reqwest::Error) -> String {
         msg.push_str(&format!(": {s}"));
         source = s.source();
     }
-    msg
+    external(&msg, 2 * MAX_SNIPPET)
 }
 
 /// rustls needs one process-wide crypto provider; we use ring.
@@ -356,11 +425,65 @@ mod tests {
             classify(201, None, &ok.as_bytes()[..20], ID),
             Outcome::Retry { .. }
         ));
+    }
+
+    #[test]
+    fn a_success_outside_the_contract_pauses_instead_of_resending_forever() {
+        // The answer to another application, a JSON body without application_id, no reference,
+        // or a 2xx the API does not use: the destination is misconfigured, not briefly down.
         let other = r#"{"application_id":"x","reference":"R","status":"received"}"#;
-        assert!(matches!(
-            classify(201, None, other.as_bytes(), ID),
-            Outcome::Retry { .. }
-        ));
+        let no_id = r#"{"reference":"R","status":"received"}"#;
+        let no_ref = format!(r#"{{"application_id":"{ID}","reference":"","status":"received"}}"#);
+        for (status, body) in [
+            (201, other.as_bytes()),
+            (200, no_id.as_bytes()),
+            (201, no_ref.as_bytes()),
+            (201, b"{}".as_slice()),
+            (204, b"".as_slice()),
+            (202, b"{}".as_slice()),
+        ] {
+            match classify(status, None, body, ID) {
+                Outcome::Pause { reason, .. } => {
+                    assert!(reason.contains("outside the API"), "{reason}")
+                }
+                other => panic!("{status} {}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+
+    #[test]
+    fn redirects_pause_the_destination() {
+        for s in [301, 302, 303, 307, 308] {
+            match classify(s, None, b"", ID) {
+                Outcome::Pause { status, reason } => {
+                    assert_eq!(status, s);
+                    assert!(reason.contains("never follows a redirect"), "{reason}");
+                }
+                other => panic!("{s}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_municipality_reference_is_sanitised_and_bounded() {
+        let forged = format!(
+            r#"{{"application_id":"{ID}","reference":"R-1\r\nINFO delivered {}","status":"received"}}"#,
+            "x".repeat(5000)
+        );
+        let Outcome::Delivered { accepted, .. } = classify(201, None, forged.as_bytes(), ID) else {
+            panic!("a long reference is still an acceptance");
+        };
+        assert!(
+            !accepted.reference.contains(['\r', '\n']),
+            "{:?}",
+            accepted.reference
+        );
+        assert!(accepted.reference.chars().count() <= crate::text::MAX_REFERENCE + 1);
+        let Outcome::Retry { reason, .. } = classify(503, None, b"down\r\nFAKE line\x1b[1m", ID)
+        else {
+            panic!()
+        };
+        assert!(!reason.chars().any(char::is_control), "{reason:?}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct SyncConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientTlsConfig {
     /// PEM: the kiosk's certificate (and any intermediates).
     pub client_cert: PathBuf,
@@ -42,6 +43,7 @@ pub struct ClientTlsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KioskIdentity {
     /// Sent as `kiosk_id` with every application and used as the receipt-number prefix.
     pub id: String,
@@ -50,6 +52,7 @@ pub struct KioskIdentity {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
     pub path: PathBuf,
     /// Days the non-personal metadata of delivered applications is kept for the day report.
@@ -62,7 +65,7 @@ fn default_retention_days() -> u32 {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncTuning {
     /// How often an idle worker looks for new applications.
     pub poll_interval_ms: u64,
@@ -76,10 +79,15 @@ pub struct SyncTuning {
     pub max_retry_after_secs: u64,
     /// Applications claimed and sent together (concurrently) by one worker.
     pub batch_size: u32,
-    /// How often a delivered application's state at the municipality is asked again.
+    /// How often a delivered application's state at the municipality is asked again (0: at
+    /// every idle round, still one poll interval apart).
     pub status_poll_secs: u64,
+    /// How often a municipality that is down is probed with one application.
+    pub probe_interval_ms: u64,
     /// `host:port` of the Prometheus metrics endpoint (loopback); none when absent.
     pub metrics_listen: Option<String>,
+    /// The metrics have no authentication: listening beyond loopback needs this set.
+    pub metrics_allow_remote: bool,
 }
 
 impl Default for SyncTuning {
@@ -94,12 +102,15 @@ impl Default for SyncTuning {
             max_retry_after_secs: 3_600,
             batch_size: 32,
             status_poll_secs: 900,
+            probe_interval_ms: 3_000,
             metrics_listen: None,
+            metrics_allow_remote: false,
         }
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MunicipalityConfig {
     /// 6-digit 全国地方公共団体コード (JIS X 0402, check digit included).
     pub code: String,
@@ -211,6 +222,27 @@ impl SyncConfig {
                 .map_err(|e| invalid(format!("municipality {}: {e}", m.code)))?;
         }
         let t = &self.sync;
+        for (key, value) in [
+            ("poll_interval_ms", t.poll_interval_ms),
+            ("request_timeout_secs", t.request_timeout_secs),
+            ("connect_timeout_secs", t.connect_timeout_secs),
+            ("backoff_base_ms", t.backoff_base_ms),
+            ("backoff_cap_ms", t.backoff_cap_ms),
+            ("lease_secs", t.lease_secs),
+            ("probe_interval_ms", t.probe_interval_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!(
+                    "sync.{key} is 0: a zero interval would make counter-sync spin; leave it out for the default"
+                )));
+            }
+        }
+        if t.backoff_cap_ms < t.backoff_base_ms {
+            return Err(invalid(format!(
+                "sync.backoff_cap_ms ({}) is shorter than sync.backoff_base_ms ({})",
+                t.backoff_cap_ms, t.backoff_base_ms
+            )));
+        }
         if t.batch_size == 0 || t.batch_size > 256 {
             return Err(invalid(format!(
                 "sync.batch_size {} must be between 1 and 256",
@@ -225,11 +257,16 @@ impl SyncConfig {
             )));
         }
         if let Some(addr) = &t.metrics_listen {
-            addr.parse::<std::net::SocketAddr>().map_err(|_| {
+            let parsed = addr.parse::<std::net::SocketAddr>().map_err(|_| {
                 invalid(format!(
                     "sync.metrics_listen {addr:?} must be an address and port such as \"127.0.0.1:9464\""
                 ))
             })?;
+            if !parsed.ip().is_loopback() && !t.metrics_allow_remote {
+                return Err(invalid(format!(
+                    "sync.metrics_listen {addr:?} is reachable from the network and the metrics have no authentication; use 127.0.0.1, or set sync.metrics_allow_remote = true behind a firewall"
+                )));
+            }
         }
         Ok(())
     }
@@ -247,15 +284,55 @@ pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Parses TOML into any config section, naming the file and the problem in the error.
+/// Top-level sections of the one per-kiosk file: counter-sync's own, then the kiosk's (which
+/// the kiosk checks key by key). Anything else is a typo and refused.
+pub const SECTIONS: &[&str] = &[
+    "kiosk",
+    "outbox",
+    "sync",
+    "tls",
+    "municipality",
+    "card",
+    "printer",
+    "ui",
+    "routing",
+    "staff",
+];
+
+/// Parses TOML into any config section, naming the file and the problem in the error. Unknown
+/// top-level sections and (through `deny_unknown_fields` on every section) unknown keys are
+/// refused with their line, so that a typo such as `batchsize` is not silently lost.
 pub fn parse_config_text<T: serde::de::DeserializeOwned>(
     path: &Path,
     text: &str,
 ) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+    let invalid = |message: String| ConfigError::Invalid {
         path: path.to_owned(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    if let Some(key) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+        let line = line_of_key(text, key).map_or(String::new(), |n| format!("line {n}: "));
+        return Err(invalid(format!(
+            "{line}unknown section or key `{key}` (known: {})",
+            SECTIONS.join(", ")
+        )));
+    }
+    toml::from_str(text).map_err(|e| invalid(e.to_string()))
+}
+
+/// The 1-based line where `key` is defined, as `[key]`, `[[key]]` or `key = …`.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let l = l.trim_start_matches('[').trim_start();
+            l.strip_prefix(key).is_some_and(|rest| {
+                let rest = rest.trim_start();
+                rest.starts_with('=') || rest.starts_with(']') || rest.starts_with('.')
+            })
+        })
+        .map(|i| i + 1)
 }
 
 /// JIS X 0402 check: `c = (11 − (6·d1 + 5·d2 + 4·d3 + 3·d4 + 2·d5) mod 11) mod 10`.
@@ -322,6 +399,71 @@ mod tests {
             catalogue = "c.toml"
         "#
         )
+    }
+
+    #[test]
+    fn the_metrics_endpoint_stays_on_loopback_unless_allowed() {
+        let p = Path::new("/etc/k.toml");
+        let base = one_municipality("http://127.0.0.1:1/").replace(
+            "catalogue = \"c.toml\"",
+            "catalogue = \"c.toml\"\ntest_destination = true",
+        );
+        let with = |sync: &str| -> Result<(), ConfigError> {
+            let cfg: SyncConfig = parse_config_text(p, &format!("[sync]\n{sync}\n{base}"))?;
+            cfg.validate(p)
+        };
+        with("metrics_listen = \"127.0.0.1:9464\"").unwrap();
+        with("metrics_listen = \"[::1]:9464\"").unwrap();
+        for open in ["0.0.0.0:9464", "192.168.10.5:9464", "[::]:9464"] {
+            let err = with(&format!("metrics_listen = \"{open}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("metrics_allow_remote"), "{err}");
+        }
+        with("metrics_listen = \"0.0.0.0:9464\"\nmetrics_allow_remote = true").unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_intervals_are_refused_with_file_and_line() {
+        let p = Path::new("/etc/kiosk.toml");
+        let base = one_municipality("http://127.0.0.1:1/").replace(
+            "catalogue = \"c.toml\"",
+            "catalogue = \"c.toml\"\ntest_destination = true",
+        );
+        let text = format!("[sync]\nbatchsize = 8\n{base}");
+        let err = parse_config_text::<SyncConfig>(p, &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kiosk.toml") && err.contains("batchsize") && err.contains("line 2"),
+            "{err}"
+        );
+        let text = format!("{base}\n[sink]\nx = 1\n");
+        let err = parse_config_text::<SyncConfig>(p, &text)
+            .unwrap_err()
+            .to_string();
+        let line = text.lines().position(|l| l == "[sink]").unwrap() + 1;
+        assert!(
+            err.contains("`sink`") && err.contains(&format!("line {line}")),
+            "{err}"
+        );
+        // The kiosk's sections are not counter-sync's business, but not unknown either.
+        parse_config_text::<SyncConfig>(
+            p,
+            &format!("{base}\n[printer]\nconnection = \"file:/x\"\n"),
+        )
+        .unwrap();
+        for key in [
+            "poll_interval_ms",
+            "backoff_base_ms",
+            "probe_interval_ms",
+            "request_timeout_secs",
+        ] {
+            let cfg: SyncConfig =
+                parse_config_text(p, &format!("[sync]\n{key} = 0\n{base}")).unwrap();
+            let err = cfg.validate(p).unwrap_err().to_string();
+            assert!(err.contains(&format!("sync.{key} is 0")), "{err}");
+        }
     }
 
     #[test]

@@ -10,8 +10,7 @@ use crate::client::{HttpClient, Outcome};
 use crate::config::{MunicipalityConfig, SyncConfig};
 use crate::hours::OpeningHours;
 use crate::metrics::Metrics;
-use crate::now_ms;
-use crate::outbox::{Claimed, DestinationUpdate, Outbox, OutboxError, Record};
+use crate::outbox::{Claimed, DestinationUpdate, Horizon, Outbox, OutboxError, Record};
 use crate::retry::Backoff;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -27,6 +26,33 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 const STATUS_CHECKS_PER_ROUND: u32 = 16;
 /// How often delivered metadata older than the retention period is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// First and longest wait before a municipality's worker that failed is started again.
+const RESTART_FIRST: Duration = Duration::from_secs(1);
+const RESTART_CAP: Duration = Duration::from_secs(60);
+
+/// Where the daemon reads the time (unix ms): the system clock, or in tests a clock that
+/// jumps, to prove that no stored time can hold work back after the clock is corrected.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock(Arc::new(crate::now_ms))
+    }
+
+    pub fn new(now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now_ms))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.now_ms()) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
 
 /// Held while a daemon runs: only one process may deliver from an outbox, so rows left
 /// `sending` by a killed daemon can be put back in line at once instead of waiting out
@@ -37,7 +63,11 @@ pub struct DaemonLock {
 }
 
 impl DaemonLock {
+    /// Locks the database's canonical path, so that two spellings of one file (a symlinked
+    /// directory, `..`, a link to the file) cannot let two daemons deliver from it.
     pub fn acquire(db: &Path) -> anyhow::Result<Self> {
+        let db = &canonical(db)
+            .with_context(|| format!("cannot resolve the outbox path {}", db.display()))?;
         let mut name = db.as_os_str().to_owned();
         name.push(".counter-sync.lock");
         let path = PathBuf::from(name);
@@ -61,9 +91,39 @@ impl DaemonLock {
     }
 }
 
+/// The path with every symlink and `..` resolved; a file that does not exist yet is resolved
+/// through its directory.
+fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let name = path.file_name().ok_or(e)?;
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Ok(std::fs::canonicalize(dir)?.join(name))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs every worker until `stop` turns true.
 pub async fn run(cfg: SyncConfig, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    run_with_clock(cfg, stop, Clock::system()).await
+}
+
+/// [`run`] with the time read from `clock`.
+pub async fn run_with_clock(
+    cfg: SyncConfig,
+    stop: watch::Receiver<bool>,
+    clock: Clock,
+) -> anyhow::Result<()> {
     let _lock = DaemonLock::acquire(&cfg.outbox.path)?;
+    // The kiosk's own key serves every municipality: refuse to start if others can read it.
+    if let Some(tls) = &cfg.tls {
+        crate::client::check_private_key_mode(&tls.client_key)?;
+    }
     // Fail early, naming the file, if the database cannot be opened or migrated.
     let released = Outbox::open(&cfg.outbox.path)?.release_orphans()?;
     if released > 0 {
@@ -85,26 +145,102 @@ pub async fn run(cfg: SyncConfig, stop: watch::Receiver<bool>) -> anyhow::Result
             stop.clone(),
         ));
     }
-    tasks.spawn(purge_loop(cfg.clone(), stop.clone()));
+    tasks.spawn(purge_loop(cfg.clone(), stop.clone(), clock.clone()));
     for m in cfg.municipalities.clone() {
-        let worker = Worker::new(m, &cfg, metrics.clone())?;
-        tasks.spawn(worker.run(stop.clone()));
+        let (code, db) = (m.code.clone(), cfg.outbox.path.clone());
+        let (cfg, metrics_w, clock, stop_w) =
+            (cfg.clone(), metrics.clone(), clock.clone(), stop.clone());
+        let start = move || {
+            Worker::new(m.clone(), &cfg, metrics_w.clone(), clock.clone())
+                .map(|w| w.run(stop_w.clone()))
+        };
+        tasks.spawn(supervise(code, db, metrics.clone(), stop.clone(), start));
     }
     while let Some(res) = tasks.join_next().await {
-        res?;
+        // Supervisors never give up; the purge or the metrics endpoint failing must not stop
+        // delivery either.
+        if let Err(e) = res {
+            tracing::error!(error = %e, "a daemon task ended unexpectedly");
+        }
     }
     Ok(())
 }
 
+/// Keeps one municipality's worker running: a worker that cannot start (an unreadable CA
+/// file, a bad key) or that panics is reported — `status`, `doctor`, the metrics and an
+/// `alert` in the journal — and started again with backoff, while the other municipalities
+/// go on delivering.
+async fn supervise<F, W>(
+    code: String,
+    db: PathBuf,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+    mut start: F,
+) where
+    F: FnMut() -> anyhow::Result<W>,
+    W: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut failures = 0u32;
+    while !*stop.borrow() {
+        let started = Instant::now();
+        let problem = match start() {
+            Ok(worker) => {
+                record_broken(&db, &code, None).await;
+                match tokio::spawn(worker).await {
+                    Ok(()) if *stop.borrow() => break,
+                    Ok(()) => "worker ended".to_string(),
+                    Err(e) if e.is_panic() => format!("worker failed: {}", panic_text(e)),
+                    Err(e) => format!("worker ended: {e}"),
+                }
+            }
+            Err(e) => format!("{e:#}"),
+        };
+        if started.elapsed() > RESTART_CAP {
+            failures = 0; // it ran for a while: a new fault, not the same one again
+        }
+        failures += 1;
+        let wait = RESTART_FIRST
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(RESTART_CAP);
+        metrics.worker_restarted(&code);
+        tracing::error!(municipality = %code, alert = "destination_broken", error = %problem, restart_in_s = wait.as_secs(), "cannot deliver to this municipality; the others go on");
+        record_broken(&db, &code, Some(problem)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Stores (or clears) a destination's `broken_reason` for `status`, `doctor` and metrics.
+async fn record_broken(db: &Path, code: &str, reason: Option<String>) {
+    let (db, c) = (db.to_owned(), code.to_owned());
+    let stored =
+        tokio::task::spawn_blocking(move || Outbox::attach(&db)?.set_broken(&c, reason.as_deref()))
+            .await;
+    if !matches!(stored, Ok(Ok(()))) {
+        tracing::error!(municipality = %code, "cannot record the destination's state in the outbox");
+    }
+}
+
+fn panic_text(e: tokio::task::JoinError) -> String {
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
 /// Deletes delivered metadata older than the retention period, at start and hourly.
-async fn purge_loop(cfg: SyncConfig, mut stop: watch::Receiver<bool>) {
+async fn purge_loop(cfg: SyncConfig, mut stop: watch::Receiver<bool>, clock: Clock) {
     let keep_ms = i64::from(cfg.outbox.retention_days) * 86_400_000;
     while !*stop.borrow() {
         let path = cfg.outbox.path.clone();
-        let purged = tokio::task::spawn_blocking(move || {
-            Outbox::attach(&path)?.purge_delivered(now_ms() - keep_ms)
-        })
-        .await;
+        let before = clock.now_ms() - keep_ms;
+        let purged =
+            tokio::task::spawn_blocking(move || Outbox::attach(&path)?.purge_delivered(before))
+                .await;
         match purged {
             Ok(Ok(n)) if n > 0 => tracing::info!(applications = n, "purged delivered metadata"),
             Ok(Ok(_)) => {}
@@ -125,11 +261,13 @@ struct Worker {
     outbox: Option<Arc<Mutex<Outbox>>>,
     client: HttpClient,
     backoff: Backoff,
+    horizon: Horizon,
     poll: Duration,
     lease: Duration,
     batch: u32,
     status_poll: Duration,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 /// What one round of a worker found to do.
@@ -145,6 +283,7 @@ impl Worker {
         municipality: MunicipalityConfig,
         cfg: &SyncConfig,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         let t = &cfg.sync;
         let client = HttpClient::for_municipality(
@@ -157,22 +296,30 @@ impl Worker {
         let hours = municipality
             .hours()
             .with_context(|| format!("municipality {}", municipality.code))?;
+        let backoff = Backoff {
+            base: Duration::from_millis(t.backoff_base_ms),
+            cap: Duration::from_millis(t.backoff_cap_ms),
+            max_retry_after: Duration::from_secs(t.max_retry_after_secs),
+            probe: Duration::from_millis(t.probe_interval_ms),
+        };
         Ok(Self {
             hours,
             municipality,
             db_path: cfg.outbox.path.clone(),
             outbox: None,
             client,
-            backoff: Backoff {
-                base: Duration::from_millis(t.backoff_base_ms),
-                cap: Duration::from_millis(t.backoff_cap_ms),
-                max_retry_after: Duration::from_secs(t.max_retry_after_secs),
+            horizon: Horizon {
+                retry: backoff.longest(),
+                pause: PAUSE_AFTER_REFUSAL,
+                lease: Duration::from_secs(t.lease_secs),
             },
+            backoff,
             poll: Duration::from_millis(t.poll_interval_ms),
             lease: Duration::from_secs(t.lease_secs),
             batch: t.batch_size,
             status_poll: Duration::from_secs(t.status_poll_secs),
             metrics,
+            clock,
         })
     }
 
@@ -180,7 +327,7 @@ impl Worker {
         let code = self.municipality.code.clone();
         tracing::info!(municipality = %code, endpoint = %self.municipality.endpoint, "worker started");
         while !*stop.borrow() {
-            let wait = match self.hours.wait_from(time::OffsetDateTime::now_utc()) {
+            let wait = match self.hours.wait_from(self.clock.now()) {
                 Some(Duration::ZERO) => {
                     // A stop abandons requests in flight: their rows stay `sending` and the
                     // next daemon puts them back in line (the key makes a resend safe).
@@ -214,9 +361,16 @@ impl Worker {
 
     async fn round(&mut self) -> Result<Round, OutboxError> {
         let code = self.municipality.code.clone();
-        let (lease, max) = (self.lease, self.batch);
+        let (lease, max, horizon, now) =
+            (self.lease, self.batch, self.horizon, self.clock.now_ms());
         let claimed = self
-            .db(move |ob| ob.claim_batch(&code, now_ms(), lease, max))
+            .db(move |ob| {
+                let moved = ob.clamp_schedule(&code, now, horizon)?;
+                if moved > 0 {
+                    tracing::warn!(municipality = %code, times = moved, "retry times lay further ahead than the policy allows (the clock was changed); brought forward");
+                }
+                ob.claim_batch(&code, now, lease, max)
+            })
             .await?;
         if claimed.is_empty() {
             return self.idle().await;
@@ -241,7 +395,7 @@ impl Worker {
         while let Some(r) = inflight.join_next().await {
             results.push(r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())));
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let answered = results
             .iter()
             .any(|r| matches!(r.3, Outcome::Delivered { .. } | Outcome::Permanent { .. }));
@@ -310,13 +464,10 @@ impl Worker {
                 reason,
             }
         } else if !answered {
-            let c = code.clone();
-            let failures = self
-                .db(move |ob| Ok(ob.destination(&c)?.map_or(0, |d| d.failures)))
-                .await?;
-            let delay = self
-                .backoff
-                .delay(failures + 1, rand::random(), retry_after);
+            // Probed, not backed off exponentially: a municipality that comes back gets its
+            // backlog within one probe interval, and a dead one costs one small request per
+            // interval.
+            let delay = self.backoff.probe_delay(rand::random(), retry_after);
             tracing::warn!(municipality = %code, retry_in_ms = delay.as_millis() as u64, error = %last_error, "destination unavailable; backing off");
             DestinationUpdate::Backoff {
                 retry_at: now + delay.as_millis() as i64,
@@ -340,7 +491,7 @@ impl Worker {
         let code = self.municipality.code.clone();
         let c = code.clone();
         let destination = self.db(move |ob| ob.destination(&c)).await?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if let Some(until) = destination.and_then(|d| d.blocked_until(now)) {
             // Look again each poll: staff may `resume` the destination meanwhile.
             let left = Duration::from_millis((until - now) as u64);
@@ -360,7 +511,8 @@ impl Worker {
                     None
                 }
             };
-            self.db(move |ob| ob.set_remote_status(&id, remote, now_ms()))
+            let now = self.clock.now_ms();
+            self.db(move |ob| ob.set_remote_status(&id, remote, now))
                 .await?;
         }
         Ok(Round::Idle(self.poll))
@@ -385,5 +537,105 @@ impl Worker {
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panics_is_reported_and_restarted_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[kiosk]\nid = \"K01\"\ncounter_name = \"x\"\n[outbox]\npath = \"{}\"\n[[municipality]]\ncode = \"113263\"\nname_ja = \"毛呂山町\"\nname_en = \"Moroyama\"\nendpoint = \"http://127.0.0.1:1/\"\ntest_destination = true\npublic_key = \"k.pem\"\ncatalogue = \"c.toml\"\n",
+            dir.path().join("o.db").display()
+        );
+        let cfg: SyncConfig =
+            crate::config::parse_config_text(&dir.path().join("k.toml"), &text).unwrap();
+        let db = cfg.outbox.path.clone();
+        Outbox::open(&db).unwrap();
+        let metrics = Arc::new(Metrics::new(&cfg).unwrap());
+        let (stop_tx, stop) = watch::channel(false);
+        let (ran_tx, mut ran) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let mut starts = 0u32;
+        let worker_stop = stop.clone();
+        // First start: the worker panics. Second: it cannot be built. Third: it runs until
+        // the daemon stops, as a real worker does.
+        let start = move || {
+            starts += 1;
+            let (n, ran_tx, mut stop) = (starts, ran_tx.clone(), worker_stop.clone());
+            anyhow::ensure!(n != 2, "CA file /nowhere/ca.pem: not found");
+            Ok(async move {
+                let _ = ran_tx.send(n);
+                if n == 1 {
+                    panic!("injected worker panic");
+                }
+                while !*stop.borrow() {
+                    if stop.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let sup = tokio::spawn(supervise(
+                "113263".into(),
+                db.clone(),
+                metrics.clone(),
+                stop,
+                start,
+            ));
+            assert_eq!(ran.recv().await, Some(1));
+            assert_eq!(
+                ran.recv().await,
+                Some(3),
+                "restarted after the panic and the failed start"
+            );
+            let d = Outbox::attach(&db)
+                .unwrap()
+                .destination("113263")
+                .unwrap()
+                .unwrap();
+            assert_eq!(d.broken_reason, None, "cleared once the worker runs again");
+            stop_tx.send(true).unwrap();
+            sup.await.unwrap();
+        });
+        assert!(
+            metrics
+                .render()
+                .contains("madoguchi_sync_worker_restarts_total{municipality=\"113263\"} 2"),
+            "{}",
+            metrics.render()
+        );
+    }
+
+    #[test]
+    fn a_symlinked_path_cannot_start_a_second_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let _first = DaemonLock::acquire(&real.join("outbox.db")).unwrap();
+        for other in [
+            dir.path().join("link/outbox.db"),
+            dir.path().join("real/../link/./outbox.db"),
+        ] {
+            let err = DaemonLock::acquire(&other).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("another counter-sync")),
+                "{}: {err:?}",
+                other.display()
+            );
+        }
+        // A link to the database file itself.
+        std::fs::write(real.join("outbox.db"), b"").unwrap();
+        std::os::unix::fs::symlink(real.join("outbox.db"), dir.path().join("db-link")).unwrap();
+        assert!(DaemonLock::acquire(&dir.path().join("db-link")).is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod retry;
 pub mod seal;
 pub mod synthetic;
+pub mod text;
 
 /// Milliseconds since the Unix epoch, the time unit of every column in the outbox.
 pub fn now_ms() -> i64 {

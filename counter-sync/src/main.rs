@@ -109,6 +109,11 @@ fn real_main() -> anyhow::Result<()> {
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
+                for d in &destinations {
+                    if let Some(why) = &d.broken_reason {
+                        println!("{} cannot be delivered to: {why}", d.municipality_code);
+                    }
+                }
                 for d in destinations
                     .iter()
                     .filter(|d| d.blocked_until(counter_sync::now_ms()).is_some())

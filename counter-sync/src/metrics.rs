@@ -44,6 +44,8 @@ pub struct Metrics {
     delivery_seconds: HistogramFamily,
     queue: Family<Queue, Gauge>,
     blocked: Family<Municipality, Gauge>,
+    broken: Family<Municipality, Gauge>,
+    restarts: Family<Municipality, Counter>,
     open: Family<Municipality, Gauge>,
     scrape_errors: Counter,
     /// What a scrape reads: the outbox (one connection, reopened after an error) and each
@@ -99,6 +101,18 @@ impl Metrics {
             "1 while the destination is paused (401/403) or backing off after failures",
             blocked.clone(),
         );
+        let broken = Family::<Municipality, Gauge>::default();
+        registry.register(
+            "destination_broken",
+            "1 while the daemon cannot deliver to the destination at all (its TLS files, its worker)",
+            broken.clone(),
+        );
+        let restarts = Family::<Municipality, Counter>::default();
+        registry.register(
+            "worker_restarts",
+            "Restarts of a municipality's worker after it could not start or failed",
+            restarts.clone(),
+        );
         let open = Family::<Municipality, Gauge>::default();
         registry.register(
             "destination_open",
@@ -118,6 +132,8 @@ impl Metrics {
             delivery_seconds,
             queue,
             blocked,
+            broken,
+            restarts,
             open,
             scrape_errors,
             db_path: cfg.outbox.path.clone(),
@@ -146,6 +162,15 @@ impl Metrics {
                 municipality: municipality.into(),
             })
             .observe(since_submit.as_secs_f64());
+    }
+
+    /// A municipality's worker is restarted by its supervisor.
+    pub fn worker_restarted(&self, municipality: &str) {
+        self.restarts
+            .get_or_create(&Municipality {
+                municipality: municipality.into(),
+            })
+            .inc();
     }
 
     /// Reads the outbox and renders every metric in the OpenMetrics text format.
@@ -179,12 +204,11 @@ impl Metrics {
                     let label = Municipality {
                         municipality: code.clone(),
                     };
-                    let blocked = destinations
-                        .iter()
-                        .find(|d| &d.municipality_code == code)
-                        .and_then(|d| d.blocked_until(now_ms))
-                        .is_some();
+                    let destination = destinations.iter().find(|d| &d.municipality_code == code);
+                    let blocked = destination.and_then(|d| d.blocked_until(now_ms)).is_some();
                     self.blocked.get_or_create(&label).set(blocked as i64);
+                    let broken = destination.is_some_and(|d| d.broken_reason.is_some());
+                    self.broken.get_or_create(&label).set(broken as i64);
                     self.open
                         .get_or_create(&label)
                         .set(hours.is_open(now) as i64);

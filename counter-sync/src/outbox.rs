@@ -27,6 +27,12 @@ pub enum OutboxError {
     },
     #[error("outbox database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("outbox file {path} has mode {mode:04o}, open to other users, and its mode cannot be changed ({source}); run `chmod o-rwx` on it as its owner")]
+    Exposed {
+        path: PathBuf,
+        mode: u32,
+        source: std::io::Error,
+    },
     #[error("no application {0} in the outbox")]
     NotFound(String),
     #[error("cannot encode the application: {0}")]
@@ -111,6 +117,11 @@ CREATE TABLE receipt_counter(prefix TEXT PRIMARY KEY, last INTEGER NOT NULL);
 ALTER TABLE application ADD COLUMN receipt_lang TEXT NOT NULL DEFAULT 'ja';
 ALTER TABLE application ADD COLUMN print_problem TEXT;
 CREATE INDEX application_unprinted ON application(submitted_at) WHERE printed = 0;
+"#,
+    // 4: a destination the daemon cannot serve at all (its CA file is missing, its worker
+    // keeps failing): reported to staff while the other municipalities go on.
+    r#"
+ALTER TABLE destination ADD COLUMN broken_reason TEXT;
 "#,
 ];
 
@@ -204,6 +215,21 @@ pub struct Destination {
     pub retry_at: Option<i64>,
     pub failures: u32,
     pub last_error: Option<String>,
+    /// Why the daemon cannot deliver to it at all (set by its worker's supervisor).
+    pub broken_reason: Option<String>,
+}
+
+/// How far ahead a stored time may hold work back. Times are wall-clock milliseconds; a kiosk
+/// that failed a delivery while its clock was far ahead and was then corrected by NTP would
+/// otherwise leave rows and destinations blocked for as long as the clock was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    /// Longest wait any retry time may ask for: the backoff cap or the capped Retry-After.
+    pub retry: Duration,
+    /// Longest a refusal pause lasts before a probe.
+    pub pause: Duration,
+    /// A worker's lease.
+    pub lease: Duration,
 }
 
 impl Destination {
@@ -250,6 +276,7 @@ impl Outbox {
     /// Another connection to an outbox this process has already opened (migrated and checked)
     /// with [`Outbox::open`]: the daemon's workers, its purge and its metrics.
     pub fn attach(path: &Path) -> Result<Self, OutboxError> {
+        create_private(path)?;
         let conn = Connection::open(path).map_err(|source| OutboxError::Open {
             path: path.to_owned(),
             source,
@@ -405,6 +432,57 @@ impl Outbox {
         };
         tx.commit()?;
         Ok(claimed)
+    }
+
+    /// Pulls every stored time of one municipality that lies further ahead than `horizon`
+    /// back to `now + horizon`, and says how many it moved. The daemon calls it before each
+    /// claim, so no clock jump can hold work back for longer than the policy allows.
+    pub fn clamp_schedule(
+        &mut self,
+        municipality: &str,
+        now_ms: i64,
+        horizon: Horizon,
+    ) -> Result<usize, OutboxError> {
+        let at = |d: Duration| now_ms.saturating_add(d.as_millis() as i64);
+        let (retry, pause, lease) = (at(horizon.retry), at(horizon.pause), at(horizon.lease));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut moved = tx.execute(
+            "UPDATE destination SET retry_at = ?2 WHERE municipality_code = ?1 AND retry_at > ?2",
+            params![municipality, retry],
+        )?;
+        moved += tx.execute(
+            "UPDATE destination SET paused_until = ?2 WHERE municipality_code = ?1 AND paused_until > ?2",
+            params![municipality, pause],
+        )?;
+        // Index range scans (application_due); nothing to scan in the normal case.
+        moved += tx.execute(
+            "UPDATE application SET next_attempt_at = ?2
+              WHERE municipality_code = ?1 AND state = 'waiting' AND next_attempt_at > ?2",
+            params![municipality, retry],
+        )?;
+        moved += tx.execute(
+            "UPDATE application SET lease_until = ?2
+              WHERE municipality_code = ?1 AND state = 'sending' AND lease_until > ?2",
+            params![municipality, lease],
+        )?;
+        tx.commit()?;
+        Ok(moved)
+    }
+
+    /// Records (or, with `None`, clears) why the daemon cannot deliver to a municipality.
+    pub fn set_broken(
+        &mut self,
+        municipality: &str,
+        reason: Option<&str>,
+    ) -> Result<(), OutboxError> {
+        self.conn.execute(
+            "INSERT INTO destination(municipality_code, broken_reason) VALUES (?1, ?2)
+             ON CONFLICT(municipality_code) DO UPDATE SET broken_reason = ?2",
+            params![municipality, reason],
+        )?;
+        Ok(())
     }
 
     /// Records the outcomes of one batch and what they mean for the destination, in one
@@ -704,12 +782,51 @@ fn insert_application(
     Ok(receipt_number)
 }
 
+/// Mode of the outbox and its `-wal`/`-shm` files: the kiosk and counter-sync run as users of
+/// their own that share one group; nobody else may open the file. SQLite gives the journal
+/// files the database file's mode.
+pub const FILE_MODE: u32 = 0o660;
+
+/// Creates the database file with [`FILE_MODE`] (whatever the umask) before SQLite opens it,
+/// and takes other users' access away from files an older version or a technician created.
+fn create_private(path: &Path) -> Result<(), OutboxError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path);
+    if let Ok(file) = &created {
+        // The umask may have taken the group's write access; the kiosk needs it.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue; // not there (yet): SQLite creates the journals with the database's mode
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o007 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & !0o007))
+                .map_err(|source| OutboxError::Exposed {
+                    path: file.clone(),
+                    mode,
+                    source,
+                })?;
+            tracing::warn!(file = %file.display(), old_mode = format!("{mode:04o}"), "took other users' access away from the outbox file");
+        }
+    }
+    Ok(())
+}
+
 const ROW_SELECT: &str = "SELECT id, receipt_number, municipality_code, procedure_code, submitted_at, state, attempts,
     next_attempt_at, last_status, last_error, municipality_reference, remote_status, printed, body IS NOT NULL,
     delivered_at, receipt_lang, print_problem FROM application";
 
 const DESTINATION_SELECT: &str =
-    "SELECT municipality_code, paused_until, pause_reason, retry_at, failures, last_error FROM destination";
+    "SELECT municipality_code, paused_until, pause_reason, retry_at, failures, last_error, broken_reason FROM destination";
 
 fn destination_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Destination> {
     Ok(Destination {
@@ -719,6 +836,7 @@ fn destination_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Destination> {
         retry_at: r.get(3)?,
         failures: r.get(4)?,
         last_error: r.get(5)?,
+        broken_reason: r.get(6)?,
     })
 }
 
@@ -868,6 +986,88 @@ mod tests {
             receipt_lang: "en".into(),
             sealed: "a.b.c.d.e".into(),
         }
+    }
+
+    #[test]
+    fn the_outbox_files_are_not_open_to_other_users() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        let mut ob = Outbox::open(&path).unwrap();
+        ob.enqueue(&app("113263"), 0).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), FILE_MODE, "{}", file.display());
+        }
+        // A file an older version left readable by everyone is closed to others on open.
+        drop(ob);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Outbox::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o640);
+    }
+
+    #[test]
+    fn stored_times_never_hold_work_back_beyond_the_horizon() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+        let lease = Duration::from_secs(60);
+        let horizon = Horizon {
+            retry: Duration::from_secs(30),
+            pause: Duration::from_secs(600),
+            lease,
+        };
+        // The clock was five years ahead when a delivery failed and the destination paused.
+        let ahead = 5 * 365 * 86_400_000;
+        ob.enqueue(&app("113263"), 0).unwrap();
+        let c = claim_one(&mut ob, ahead, lease).unwrap();
+        ob.finish_batch(
+            "113263",
+            &[(
+                c.id.clone(),
+                Record::Retry {
+                    status: Some(503),
+                    error: "down".into(),
+                    next_attempt_at: ahead + 10_000,
+                },
+            )],
+            &DestinationUpdate::Pause {
+                until: ahead + 600_000,
+                reason: "r".into(),
+            },
+            ahead,
+        )
+        .unwrap();
+        // NTP puts the clock back to 1 000 000.
+        let now = 1_000_000;
+        assert!(claim_one(&mut ob, now, lease).is_none());
+        assert_eq!(ob.clamp_schedule("113263", now, horizon).unwrap(), 2);
+        let d = ob.destination("113263").unwrap().unwrap();
+        assert_eq!(d.blocked_until(now), Some(now + 600_000));
+        ob.resume_destination("113263").unwrap();
+        assert!(claim_one(&mut ob, now + 29_999, lease).is_none());
+        let again = claim_one(&mut ob, now + 30_000, lease).unwrap();
+        assert_eq!(again.id, c.id);
+        record(&mut ob, &again.id, delivered("R-1"), now + 30_000);
+        // A lease taken with the clock ahead is cut back to one lease from now.
+        assert_eq!(ob.clamp_schedule("113263", now, horizon).unwrap(), 0);
+        let id2 = ob.enqueue(&app("113263"), 0).unwrap();
+        let held = claim_one(&mut ob, ahead, lease).unwrap();
+        assert_eq!(held.id, id_of(&ob, &id2));
+        assert_eq!(ob.clamp_schedule("113263", now, horizon).unwrap(), 1);
+        assert!(
+            claim_one(&mut ob, now + 60_000, lease).is_some(),
+            "lease expired within one lease"
+        );
+        // Nothing to move in the normal case.
+        assert_eq!(
+            ob.clamp_schedule("113263", now + 60_000, horizon).unwrap(),
+            0
+        );
+    }
+
+    fn id_of(ob: &Outbox, receipt_number: &str) -> String {
+        ob.get(receipt_number).unwrap().id
     }
 
     #[test]

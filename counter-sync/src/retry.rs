@@ -1,4 +1,5 @@
-//! The retry schedule: capped exponential backoff with full jitter, never earlier than
+//! The retry schedule: capped exponential backoff with full jitter for single applications,
+//! a short jittered probe interval for a destination that is down, never earlier than
 //! `Retry-After`. Pure, so it is tested without a clock.
 
 use std::time::Duration;
@@ -8,9 +9,27 @@ pub struct Backoff {
     pub base: Duration,
     pub cap: Duration,
     pub max_retry_after: Duration,
+    /// How often a destination that is down as a whole is probed with one application.
+    pub probe: Duration,
 }
 
 impl Backoff {
+    /// Delay before the next probe of a destination that did not answer: uniform in
+    /// `[probe/2, probe]`, so kiosks that lost the same municipality do not probe in step, and
+    /// never earlier than its (capped) `Retry-After`.
+    pub fn probe_delay(&self, jitter: f64, retry_after: Option<Duration>) -> Duration {
+        let d = self.probe.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+        match retry_after {
+            Some(ra) => d.max(ra.min(self.max_retry_after)),
+            None => d,
+        }
+    }
+
+    /// The longest any delay of this policy can be: no stored retry time may lie further ahead.
+    pub fn longest(&self) -> Duration {
+        self.cap.max(self.max_retry_after).max(self.probe)
+    }
+
     /// Delay before attempt `attempts + 1`, given `jitter` uniform in `[0, 1)`.
     /// Full jitter: uniform in `[0, min(cap, base·2^(attempts−1))]`, floored at a tenth of
     /// `base` so a burst of failures cannot turn into a busy loop.
@@ -49,6 +68,7 @@ mod tests {
         base: Duration::from_secs(2),
         cap: Duration::from_secs(600),
         max_retry_after: Duration::from_secs(3600),
+        probe: Duration::from_secs(3),
     };
 
     #[test]
@@ -69,6 +89,22 @@ mod tests {
             B.delay(1, 0.1, Some(Duration::from_secs(999_999))),
             Duration::from_secs(3600)
         );
+    }
+
+    #[test]
+    fn a_down_destination_is_probed_within_the_probe_interval() {
+        assert_eq!(B.probe_delay(0.0, None), Duration::from_millis(1500));
+        assert_eq!(B.probe_delay(1.0, None), Duration::from_secs(3));
+        assert_eq!(
+            B.probe_delay(0.5, Some(Duration::from_secs(60))),
+            Duration::from_secs(60),
+            "never before Retry-After"
+        );
+        assert_eq!(
+            B.probe_delay(0.5, Some(Duration::from_secs(999_999))),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(B.longest(), Duration::from_secs(3600));
     }
 
     #[test]

@@ -32,25 +32,29 @@ pub fn applications(cfg: &SyncConfig, count: usize) -> Result<Vec<NewApplication
         })?;
         keys.push((m.code.clone(), pem));
     }
-    let content = SealedContent {
-        applicant: Applicant {
-            name: "試験　データ".into(),
-            address: "(synthetic)".into(),
-            birth_date: "2000-01-01".into(),
-            sex: "9".into(),
-        },
-        answers: vec![Answer {
-            question: "synthetic".into(),
-            value: "true".into(),
-        }],
-        language: "ja".into(),
-    };
-    let plaintext = serde_json::to_vec(&content).expect("plain struct serialises");
     (0..count)
         .map(|i| {
             let (code, pem) = &keys[i % keys.len()];
+            let application_id = uuid::Uuid::new_v4();
+            let content = SealedContent {
+                application_id: application_id.to_string(),
+                municipality_code: code.clone(),
+                procedure_code: PROCEDURE.into(),
+                applicant: Applicant {
+                    name: "試験　データ".into(),
+                    address: "(synthetic)".into(),
+                    birth_date: "2000-01-01".into(),
+                    sex: "9".into(),
+                },
+                answers: vec![Answer {
+                    question: "synthetic".into(),
+                    value: "true".into(),
+                }],
+                language: "ja".into(),
+            };
+            let plaintext = serde_json::to_vec(&content).expect("plain struct serialises");
             Ok(NewApplication {
-                application_id: uuid::Uuid::new_v4(),
+                application_id,
                 kiosk_id: cfg.kiosk.id.clone(),
                 municipality_code: code.clone(),
                 procedure_code: PROCEDURE.into(),

@@ -7,21 +7,33 @@ use counter_sync::config::{parse_config_text, read_config_text, ConfigError, Syn
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+/// The whole per-kiosk file: counter-sync's part and the kiosk's own sections, each parsed
+/// from the same text (no `flatten`, so an unknown key is refused with its line).
+#[derive(Debug, Clone)]
 pub struct KioskConfig {
-    #[serde(flatten)]
     pub sync: SyncConfig,
-    #[serde(default)]
     pub card: CardConfig,
     pub printer: PrinterConfig,
-    #[serde(default)]
     pub ui: UiConfig,
     pub routing: RoutingConfig,
-    #[serde(default)]
     pub staff: StaffConfig,
 }
 
+/// The kiosk's own sections of the file.
+#[derive(Deserialize)]
+struct KioskSections {
+    #[serde(default)]
+    card: CardConfig,
+    printer: PrinterConfig,
+    #[serde(default)]
+    ui: UiConfig,
+    routing: RoutingConfig,
+    #[serde(default)]
+    staff: StaffConfig,
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct StaffConfig {
     /// Argon2id PHC string of the 6-digit staff PIN (`kioskctl staff hash-pin`). Without it
     /// staff mode cannot be opened on the touchscreen (`kioskctl` still works).
@@ -29,12 +41,14 @@ pub struct StaffConfig {
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct CardConfig {
     /// Only readers whose name contains this text are used (all readers when absent).
     pub reader: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PrinterConfig {
     /// Where the ESC/POS printer is: `tcp://host:9100`, `usb:/dev/usb/lp0`,
     /// `serial:/dev/ttyUSB0?baud=38400&flow=rtscts` or `file:/path` (see [`Connection`]).
@@ -57,7 +71,7 @@ fn default_printer_timeout() -> u64 {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct UiConfig {
     /// Seconds without a touch before the "Continue?" countdown appears.
     pub idle_warning_secs: u64,
@@ -85,6 +99,7 @@ impl Default for UiConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// CSV of the municipalities of the service area (see `assets/municipalities.csv`).
     pub municipality_list: PathBuf,
@@ -103,7 +118,15 @@ pub enum KioskConfigError {
 impl KioskConfig {
     pub fn load(path: &Path) -> Result<Self, KioskConfigError> {
         let text = read_config_text(path)?;
-        let mut cfg: KioskConfig = parse_config_text(path, &text)?;
+        let own: KioskSections = parse_config_text(path, &text)?;
+        let mut cfg = KioskConfig {
+            sync: parse_config_text(path, &text)?,
+            card: own.card,
+            printer: own.printer,
+            ui: own.ui,
+            routing: own.routing,
+            staff: own.staff,
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.sync.resolve_paths(base);
         cfg.routing.municipality_list = base.join(&cfg.routing.municipality_list);
@@ -117,6 +140,19 @@ impl KioskConfig {
                 ),
             }
             .into());
+        }
+        for (key, value) in [
+            ("printer.timeout_ms", cfg.printer.timeout_ms),
+            ("ui.idle_warning_secs", cfg.ui.idle_warning_secs),
+            ("ui.idle_countdown_secs", cfg.ui.idle_countdown_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    path: path.into(),
+                    message: format!("{key} is 0; leave it out for the default"),
+                }
+                .into());
+            }
         }
         if let Some(hash) = &cfg.staff.pin_hash {
             crate::staff_pin::validate_hash(hash).map_err(|e| ConfigError::Invalid {
@@ -209,6 +245,58 @@ mod tests {
             std::fs::write(&path, text.replace(from, to)).unwrap();
             let err = KioskConfig::load(&path).unwrap_err().to_string();
             assert!(err.contains("kiosk.toml") && err.contains(expect), "{err}");
+        }
+        // A typo in any section is refused with its key and line, not silently lost.
+        for (from, to, key) in [
+            ("batch_size = 32", "batchsize = 32", "batchsize"),
+            ("paper_mm = 80", "paper_mm = 80\ncut = true", "cut"),
+            ("[routing]", "[routeing]", "routeing"),
+            (
+                "name_en = \"Ogose Town\"",
+                "name_en = \"Ogose Town\"\ncaa = \"x.pem\"",
+                "caa",
+            ),
+            (
+                "default_language = \"ja\"",
+                "default_languge = \"ja\"",
+                "default_languge",
+            ),
+        ] {
+            assert!(text.contains(from), "{from}");
+            let broken = text.replacen(from, to, 1);
+            let line = broken
+                .lines()
+                .position(|l| l.starts_with(key) || l == format!("[{key}]"))
+                .unwrap()
+                + 1;
+            std::fs::write(&path, &broken).unwrap();
+            let err = KioskConfig::load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("kiosk.toml") && err.contains(&format!("`{key}`")),
+                "{err}"
+            );
+            assert!(err.contains(&format!("line {line}")), "line {line}: {err}");
+        }
+        // Zero intervals would spin.
+        for (from, to, key) in [
+            (
+                "poll_interval_ms = 500",
+                "poll_interval_ms = 0",
+                "sync.poll_interval_ms",
+            ),
+            (
+                "backoff_base_ms = 2000",
+                "backoff_base_ms = 0",
+                "sync.backoff_base_ms",
+            ),
+            ("timeout_ms = 5000", "timeout_ms = 0", "printer.timeout_ms"),
+        ] {
+            std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+            let err = KioskConfig::load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("kiosk.toml") && err.contains(key) && err.contains("is 0"),
+                "{err}"
+            );
         }
         // The old key still works.
         std::fs::write(&path, text.replace("connection = \"tcp://", "address = \"")).unwrap();

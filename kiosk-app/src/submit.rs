@@ -59,7 +59,11 @@ impl Submitter {
             .keys
             .get(&s.municipality_code)
             .ok_or_else(|| SubmitError::UnknownMunicipality(s.municipality_code.clone()))?;
+        let application_id = uuid::Uuid::new_v4();
         let mut content = SealedContent {
+            application_id: application_id.to_string(),
+            municipality_code: s.municipality_code.clone(),
+            procedure_code: s.procedure_code.clone(),
             applicant: Applicant {
                 name: s.applicant.name.expose().clone(),
                 address: s.applicant.address.expose().clone(),
@@ -82,7 +86,7 @@ impl Submitter {
         let sealed = seal(&plaintext, key)?;
         let submitted_at = counter_sync::hours::japan_now();
         let app = NewApplication {
-            application_id: uuid::Uuid::new_v4(),
+            application_id,
             kiosk_id: self.kiosk_id.clone(),
             municipality_code: s.municipality_code.clone(),
             procedure_code: s.procedure_code.clone(),

@@ -279,10 +279,18 @@ pub struct SyncGuard {
 impl SyncGuard {
     /// counter-sync's daemon on its own thread and runtime, stopped when the guard drops.
     pub fn spawn(cfg: counter_sync::config::SyncConfig) -> Self {
+        Self::spawn_with_clock(cfg, counter_sync::daemon::Clock::system())
+    }
+
+    /// Like [`SyncGuard::spawn`], reading the time from `clock`.
+    pub fn spawn_with_clock(
+        cfg: counter_sync::config::SyncConfig,
+        clock: counter_sync::daemon::Clock,
+    ) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let handle = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(counter_sync::daemon::run(cfg, rx))
+            rt.block_on(counter_sync::daemon::run_with_clock(cfg, rx, clock))
                 .expect("counter-sync runs");
         });
         SyncGuard {
@@ -461,7 +469,7 @@ impl SyncFixture {
         let kiosk_pki = if opts.tls {
             let k = crate::testpki::KioskPki::new("K01")?;
             std::fs::write(d.join("kiosk.crt.pem"), &k.client.cert_pem)?;
-            std::fs::write(d.join("kiosk.key.pem"), &k.client.key_pem)?;
+            crate::testpki::write_private_key(&d.join("kiosk.key.pem"), &k.client.key_pem)?;
             Some(k)
         } else {
             None

@@ -41,6 +41,10 @@ pub enum Fault {
     StoreThenHang,
     /// Store the application, then reset the connection (TCP RST).
     StoreThenReset,
+    /// Answer `307 Temporary Redirect` to this location, storing nothing.
+    Redirect(String),
+    /// Answer this status with this JSON body, storing nothing (a server outside the API).
+    Json(u16, String),
 }
 
 /// Random faults: each POST draws one with these per-mille rates (the rest succeed).
@@ -315,6 +319,21 @@ fn accept_application(
                 return (StatusCode::OK, "<html>502 Bad Gateway</html>").into_response()
             }
             Fault::Hang => return StatusCode::GATEWAY_TIMEOUT.into_response(), // never sent
+            Fault::Redirect(location) => {
+                return (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, location.clone())],
+                )
+                    .into_response()
+            }
+            Fault::Json(code, body) => {
+                return (
+                    StatusCode::from_u16(*code).unwrap_or(StatusCode::OK),
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body.clone(),
+                )
+                    .into_response()
+            }
             Fault::StoreThenHang | Fault::StoreThenReset => {}
         }
     }
@@ -371,6 +390,13 @@ fn accept_application(
         Ok(c) => c,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "cannot_open", e),
     };
+    if !content.matches(&envelope) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "envelope_mismatch",
+            "the envelope's application, municipality or procedure differs from the sealed content",
+        );
+    }
     let reference = format!("{}-{:06}", s.code, s.order.len() + 1);
     s.order.push(key.clone());
     s.received.insert(

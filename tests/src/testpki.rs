@@ -103,6 +103,20 @@ fn issue(cn: &str, kind: Kind, issuer: Option<&Issued>) -> anyhow::Result<Issued
 }
 
 /// The kiosk side: the CA every municipality trusts for kiosks, and this kiosk's certificate.
+/// Writes a private key as a technician must: mode 0600 (counter-sync refuses a key that
+/// other users can read).
+pub fn write_private_key(path: &std::path::Path, pem: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(pem)
+}
+
 pub struct KioskPki {
     pub ca: Issued,
     pub client: Issued,

@@ -9,7 +9,11 @@ use madoguchi_tests::refbackend::Fault;
 use std::time::Duration;
 
 fn enqueue(outbox: &mut Outbox, fx: &Fixture, code: &str) -> String {
+    let application_id = uuid::Uuid::new_v4();
     let content = SealedContent {
+        application_id: application_id.to_string(),
+        municipality_code: code.into(),
+        procedure_code: "juminhyo-copy".into(),
         applicant: Applicant {
             name: "山田　太郎".into(),
             address: "埼玉県".into(),
@@ -22,7 +26,7 @@ fn enqueue(outbox: &mut Outbox, fx: &Fixture, code: &str) -> String {
     let public = std::fs::read(fx.dir.join(format!("{code}.pub.pem"))).unwrap();
     let sealed = counter_sync::seal::seal(&serde_json::to_vec(&content).unwrap(), &public).unwrap();
     let app = NewApplication {
-        application_id: uuid::Uuid::new_v4(),
+        application_id,
         kiosk_id: "K01".into(),
         municipality_code: code.into(),
         procedure_code: "juminhyo-copy".into(),

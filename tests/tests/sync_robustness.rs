@@ -127,7 +127,11 @@ fn mutual_tls_with_a_per_municipality_ca() {
     // A client certificate from another CA: the server refuses the handshake.
     let stranger = madoguchi_tests::testpki::KioskPki::new("stranger").unwrap();
     std::fs::write(dir.join("stranger.crt"), &stranger.client.cert_pem).unwrap();
-    std::fs::write(dir.join("stranger.key"), &stranger.client.key_pem).unwrap();
+    madoguchi_tests::testpki::write_private_key(
+        &dir.join("stranger.key"),
+        &stranger.client.key_pem,
+    )
+    .unwrap();
     let right_ca = dir.join(format!("{}.ca.pem", fx.codes[0]));
     assert!(matches!(
         post(

@@ -453,25 +453,32 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
                     ));
                 }
                 let now = counter_sync::now_ms();
-                let blocked: Vec<String> = o
-                    .destinations()
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .filter(|d| d.blocked_until(now).is_some())
-                    .map(|d| {
-                        format!(
-                            "{} {}",
-                            d.municipality_code,
-                            d.pause_reason.or(d.last_error).unwrap_or_default()
-                        )
+                let destinations = o.destinations().map_err(|e| e.to_string())?;
+                // A broken or paused destination does not heal by itself: staff must act.
+                let needs_staff: Vec<String> = destinations
+                    .iter()
+                    .filter_map(|d| {
+                        let code = &d.municipality_code;
+                        if let Some(why) = &d.broken_reason {
+                            Some(format!("{code} cannot be delivered to: {why}"))
+                        } else if d.paused_until.is_some_and(|u| u > now) {
+                            Some(format!(
+                                "{code} is paused ({}); fix the cause, then `counter-sync resume {code}`",
+                                d.pause_reason.as_deref().unwrap_or("")
+                            ))
+                        } else {
+                            None
+                        }
                     })
                     .collect();
-                if blocked.iter().any(|b| b.contains("refused this kiosk")) {
-                    return Err(format!(
-                        "a municipality refuses this kiosk (check its client certificate), then `counter-sync resume <code>`: {}",
-                        blocked.join("; ")
-                    ));
+                if !needs_staff.is_empty() {
+                    return Err(needs_staff.join("; "));
                 }
+                let blocked: Vec<String> = destinations
+                    .into_iter()
+                    .filter(|d| d.blocked_until(now).is_some())
+                    .map(|d| format!("{} {}", d.municipality_code, d.last_error.unwrap_or_default()))
+                    .collect();
                 let note = if blocked.is_empty() {
                     String::new()
                 } else {

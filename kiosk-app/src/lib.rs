@@ -15,6 +15,7 @@ pub mod session;
 pub mod staff_pin;
 pub mod submit;
 pub mod ui;
+pub mod watchdog;
 
 /// Logging for the binaries: structured, to stderr (the journal under systemd).
 pub fn init_logging() {

@@ -3,12 +3,15 @@
 
 use crate::card::pcsc_reader::{CardCommand, CardService};
 use crate::config::KioskConfig;
+use crate::receipt::printer::{PrinterError, PrinterStatus};
 use crate::receipt::service::{self, ReceiptPrinter};
 use crate::session::{
     Effect, Flow, FlowTimes, Input, Lang, Now, PrintProblem, StaffPanel, View, World,
 };
 use crate::submit::Submitter;
+use crate::watchdog::{self, Outcome};
 use counter_sync::outbox::Outbox;
+use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,60 +75,90 @@ pub fn start(
                     }
                     Effect::Print(job) => {
                         let (receipt_printer, path) = (receipt_printer.clone(), outbox_path.clone());
-                        worker(&self_tx, "print", Input::Printed(Err(PrintProblem::Error)), move || {
-                            let result = receipt_printer.print(&job);
-                            match &result {
-                                Ok(status) => {
-                                    if status.paper_near_end {
-                                        tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");
-                                    }
-                                    tracing::info!(receipt = %job.receipt_number, "receipt printed and confirmed");
-                                }
-                                Err(e) => tracing::error!(receipt = %job.receipt_number, error = %e, "receipt not printed; shown on screen"),
-                            }
-                            let problem = result.err().map(|e| e.problem());
-                            // The outcome goes in the outbox row: an unconfirmed receipt stays on the reprint list.
-                            if let Err(e) = Outbox::attach(&path).and_then(|mut o| service::record(&mut o, &job.receipt_number, problem)) {
-                                tracing::error!(receipt = %job.receipt_number, error = %e, "cannot record the receipt's print outcome");
-                            }
-                            Input::Printed(problem.map_or(Ok(()), Err))
-                        });
+                        let receipt = job.receipt_number.clone();
+                        worker(
+                            &self_tx,
+                            "print",
+                            Some(receipt_printer.deadline()),
+                            Input::Printed(Err(PrintProblem::Error)),
+                            move || receipt_printer.print(&job),
+                            move |outcome| record_print(&path, &receipt, outcome),
+                        );
                     }
                     Effect::CheckStaffPin(pin) => {
                         let hash = staff_pin_hash.clone();
-                        worker(&self_tx, "staff-pin", Input::StaffPinChecked(false), move || {
-                            let ok = crate::staff_pin::verify_pin(hash.as_deref(), pin.expose());
-                            tracing::info!(ok, "staff PIN checked");
-                            Input::StaffPinChecked(ok)
-                        });
+                        worker(
+                            &self_tx,
+                            "staff-pin",
+                            None,
+                            Input::StaffPinChecked(false),
+                            move || crate::staff_pin::verify_pin(hash.as_deref(), pin.expose()),
+                            |outcome| {
+                                let ok = outcome == Outcome::Done(true);
+                                tracing::info!(ok, "staff PIN checked");
+                                Input::StaffPinChecked(ok)
+                            },
+                        );
                     }
                     Effect::LoadStaffPanel => {
                         let (receipt_printer, world, path) = (receipt_printer.clone(), world.clone(), outbox_path.clone());
-                        worker(&self_tx, "staff-panel", Input::StaffPanel(StaffPanel::default()), move || {
-                            let receipts = Outbox::attach(&path)
-                                .and_then(|o| service::unconfirmed(&o, &world))
-                                .unwrap_or_else(|e| {
-                                    tracing::error!(error = %e, "cannot read the reprint list");
-                                    vec![]
-                                });
-                            Input::StaffPanel(StaffPanel { printer: service::printer_state(&receipt_printer), receipts })
-                        });
+                        worker(
+                            &self_tx,
+                            "staff-panel",
+                            Some(receipt_printer.deadline()),
+                            Input::StaffPanel(StaffPanel::default()),
+                            move || service::printer_state(&receipt_printer),
+                            move |outcome| {
+                                let printer = match outcome {
+                                    Outcome::Done(state) => state,
+                                    Outcome::Late => PrintProblem::Offline.code(),
+                                    Outcome::Crashed => PrintProblem::Error.code(),
+                                };
+                                let receipts = Outbox::attach(&path)
+                                    .and_then(|o| service::unconfirmed(&o, &world))
+                                    .unwrap_or_else(|e| {
+                                        tracing::error!(error = %e, "cannot read the reprint list");
+                                        vec![]
+                                    });
+                                Input::StaffPanel(StaffPanel { printer, receipts })
+                            },
+                        );
                     }
                     Effect::Reprint(receipt) => {
                         let (receipt_printer, world, path) = (receipt_printer.clone(), world.clone(), outbox_path.clone());
-                        worker(&self_tx, "reprint", Input::Reprinted(Err(PrintProblem::Error)), move || {
-                            let result = Outbox::attach(&path)
-                                .map_err(service::ReprintError::from)
-                                .and_then(|mut o| service::reprint(&mut o, &world, &receipt_printer, &receipt));
-                            match &result {
-                                Ok(_) => tracing::info!(receipt = %receipt, "receipt reprinted by staff and confirmed"),
-                                Err(e) => tracing::error!(receipt = %receipt, error = %e, "staff reprint failed"),
-                            }
-                            Input::Reprinted(result.map(|_| ()).map_err(|e| match e {
-                                service::ReprintError::Printer(p) => p.problem(),
-                                _ => PrintProblem::Error,
-                            }))
-                        });
+                        let (number, path2) = (receipt.clone(), outbox_path.clone());
+                        worker(
+                            &self_tx,
+                            "reprint",
+                            Some(receipt_printer.deadline()),
+                            Input::Reprinted(Err(PrintProblem::Error)),
+                            move || {
+                                let job = Outbox::attach(&path)
+                                    .map_err(service::ReprintError::from)
+                                    .and_then(|o| service::reissue(&o, &world, &receipt))?;
+                                Ok::<_, service::ReprintError>((job.receipt_number.clone(), receipt_printer.print(&job)))
+                            },
+                            move |outcome| {
+                                let (number, printed) = match outcome {
+                                    Outcome::Done(Ok((number, result))) => (number, Outcome::Done(result)),
+                                    Outcome::Done(Err(e)) => {
+                                        tracing::error!(receipt = %number, error = %e, "staff reprint failed");
+                                        return Input::Reprinted(Err(PrintProblem::Error));
+                                    }
+                                    Outcome::Late => (number, Outcome::Late),
+                                    Outcome::Crashed => (number, Outcome::Crashed),
+                                };
+                                let problem = print_problem(&number, printed);
+                                if let Err(e) = Outbox::attach(&path2).and_then(|mut o| service::record(&mut o, &number, problem)) {
+                                    tracing::error!(receipt = %number, error = %e, "cannot record the reprint's outcome");
+                                    return Input::Reprinted(Err(PrintProblem::Error));
+                                }
+                                if problem.is_none() {
+                                    tracing::info!(receipt = %number, "receipt reprinted by staff and confirmed");
+                                }
+                                Input::Reprinted(problem.map_or(Ok(()), Err))
+                            },
+                        );
                     }
                     Effect::AlertStaff(alert) => tracing::warn!(alert = ?alert, "staff alert"),
                     Effect::Wiped => tracing::info!("session wiped"),
@@ -137,22 +170,206 @@ pub fn start(
     Ok(SessionHandle { tx })
 }
 
-/// Runs `job` on its own thread (printers and PIN hashing block) and feeds its answer back to
-/// the session; if no thread can be started, the session hears an error at once.
-fn worker(
+/// Runs `job` on its own thread (printers and PIN hashing block) under [`watchdog::run`], on a
+/// supervising thread, and sends the session exactly one input: `finish` of the outcome
+/// (`limit` passed or the job panicked included), or `fallback` when not even that could be
+/// done (no thread could be started, or `finish` itself panicked).
+fn worker<T: Send + 'static>(
     tx: &Sender<Input>,
-    name: &str,
+    name: &'static str,
+    limit: Option<Duration>,
     fallback: Input,
-    job: impl FnOnce() -> Input + Send + 'static,
+    job: impl FnOnce() -> T + Send + 'static,
+    finish: impl FnOnce(Outcome<T>) -> Input + Send + 'static,
 ) {
-    let answer = tx.clone();
-    if let Err(e) = std::thread::Builder::new()
-        .name(name.into())
+    let answer = Answer {
+        tx: tx.clone(),
+        fallback: Some(fallback),
+    };
+    let spawned = std::thread::Builder::new()
+        .name(format!("{name}-watch"))
         .spawn(move || {
-            let _ = answer.send(job());
-        })
-    {
+            let outcome = watchdog::run(name, limit, job);
+            answer.send(finish(outcome));
+        });
+    if let Err(e) = spawned {
+        // The closure was dropped unrun, and with it `answer`: the fallback is on its way.
         tracing::error!(error = %e, thread = name, "cannot start a worker thread");
-        let _ = tx.send(fallback);
+    }
+}
+
+/// A worker's one answer to the session: sent, or else the fallback when dropped.
+struct Answer {
+    tx: Sender<Input>,
+    fallback: Option<Input>,
+}
+
+impl Answer {
+    fn send(mut self, input: Input) {
+        self.fallback = None;
+        let _ = self.tx.send(input);
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(fallback) = self.fallback.take() {
+            let _ = self.tx.send(fallback);
+        }
+    }
+}
+
+/// Records a print's outcome in its outbox row and tells the session. This runs on the
+/// supervising thread, not in the worker, so that a worker answering after the deadline
+/// changes nothing: an unconfirmed receipt stays on the reprint list.
+fn record_print(
+    outbox: &Path,
+    receipt: &str,
+    outcome: Outcome<Result<PrinterStatus, PrinterError>>,
+) -> Input {
+    let problem = print_problem(receipt, outcome);
+    if let Err(e) =
+        Outbox::attach(outbox).and_then(|mut o| service::record(&mut o, receipt, problem))
+    {
+        tracing::error!(receipt = %receipt, error = %e, "cannot record the receipt's print outcome");
+    }
+    Input::Printed(problem.map_or(Ok(()), Err))
+}
+
+/// What the resident and the outbox are told of a print: `None` when the printer confirmed it.
+/// A print that did not end in time is unconfirmed (it may yet come out of the printer); one
+/// whose worker crashed is an error.
+fn print_problem(
+    receipt: &str,
+    outcome: Outcome<Result<PrinterStatus, PrinterError>>,
+) -> Option<PrintProblem> {
+    match outcome {
+        Outcome::Done(Ok(status)) => {
+            if status.paper_near_end {
+                tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");
+            }
+            tracing::info!(receipt = %receipt, "receipt printed and confirmed");
+            None
+        }
+        Outcome::Done(Err(e)) => {
+            tracing::error!(receipt = %receipt, error = %e, "receipt not printed; shown on screen");
+            Some(e.problem())
+        }
+        Outcome::Late => {
+            tracing::error!(receipt = %receipt, "the printer did not finish in time; receipt unconfirmed");
+            Some(PrintProblem::Unconfirmed)
+        }
+        Outcome::Crashed => {
+            tracing::error!(receipt = %receipt, "the print worker crashed; receipt not confirmed");
+            Some(PrintProblem::Error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use counter_sync::outbox::NewApplication;
+
+    const SOON: Duration = Duration::from_millis(100);
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn printed(input: Input) -> Result<(), PrintProblem> {
+        match input {
+            Input::Printed(r) => r,
+            _ => panic!("not a print answer"),
+        }
+    }
+
+    /// A print worker stuck past the deadline: the session hears "unconfirmed" then, the
+    /// outbox row says so, and the worker's late confirmation is neither heard nor recorded.
+    #[test]
+    fn print_worker_stuck_past_the_deadline_leaves_the_receipt_unconfirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let receipt = Outbox::open(&path)
+            .unwrap()
+            .enqueue(
+                &NewApplication {
+                    application_id: uuid::Uuid::new_v4(),
+                    kiosk_id: "K01".into(),
+                    municipality_code: "113263".into(),
+                    procedure_code: "juminhyo-copy".into(),
+                    submitted_at: time::macros::datetime!(2026-11-21 10:00 UTC),
+                    receipt_lang: "ja".into(),
+                    sealed: "a.b.c.d.e".into(),
+                },
+                0,
+            )
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (release, stuck) = mpsc::channel::<()>();
+        let (ended_tx, ended) = mpsc::channel();
+        let (p, r) = (path.clone(), receipt.clone());
+        worker(
+            &tx,
+            "print",
+            Some(SOON),
+            Input::Printed(Err(PrintProblem::Error)),
+            move || {
+                let _ = stuck.recv();
+                let _ = ended_tx.send(());
+                Ok(PrinterStatus::default())
+            },
+            move |outcome| record_print(&p, &r, outcome),
+        );
+        assert_eq!(
+            printed(rx.recv_timeout(PATIENCE).unwrap()),
+            Err(PrintProblem::Unconfirmed)
+        );
+        release.send(()).unwrap();
+        ended.recv_timeout(PATIENCE).unwrap();
+        drop(tx);
+        assert!(rx.recv().is_err(), "the late confirmation is not heard");
+        let row = Outbox::open(&path).unwrap().get(&receipt).unwrap();
+        assert!(!row.printed);
+        assert_eq!(row.print_problem.as_deref(), Some("unconfirmed"));
+    }
+
+    /// A worker that panics answers with an error at once; so does one whose answer could not
+    /// be made.
+    #[test]
+    fn panicking_worker_becomes_an_error_input() {
+        let (tx, rx) = mpsc::channel();
+        let finish = |outcome: Outcome<()>| {
+            Input::Printed(match outcome {
+                Outcome::Done(()) => Ok(()),
+                Outcome::Late => Err(PrintProblem::Unconfirmed),
+                Outcome::Crashed => Err(PrintProblem::Error),
+            })
+        };
+        let fallback = || Input::Printed(Err(PrintProblem::Offline));
+        worker(
+            &tx,
+            "print",
+            None,
+            fallback(),
+            || panic!("worker bug"),
+            finish,
+        );
+        assert_eq!(
+            printed(rx.recv_timeout(PATIENCE).unwrap()),
+            Err(PrintProblem::Error)
+        );
+        worker(
+            &tx,
+            "print",
+            Some(PATIENCE),
+            fallback(),
+            || (),
+            |_| -> Input { panic!("answer bug") },
+        );
+        assert_eq!(
+            printed(rx.recv_timeout(PATIENCE).unwrap()),
+            Err(PrintProblem::Offline),
+            "the fallback"
+        );
+        drop(tx);
+        assert!(rx.recv().is_err(), "one answer each");
     }
 }

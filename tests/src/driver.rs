@@ -41,6 +41,15 @@ pub enum Step {
     },
 }
 
+/// What the done screen showed of a receipt that was not printed, and how long it took to
+/// show it.
+#[derive(Debug, Default, Clone)]
+pub struct Unprinted {
+    pub receipt: String,
+    pub problem: String,
+    pub took: Duration,
+}
+
 /// A scripted resident.
 #[derive(Default)]
 pub struct Script {
@@ -152,6 +161,55 @@ impl Script {
                 Ok(())
             })
             .screen(Screen::Welcome)
+    }
+
+    /// From the welcome screen to pressing "Submit": in English, with the card and PIN 1234,
+    /// a copy of the residence certificate.
+    pub fn submit_juminhyo(self, card: crate::vcard::VirtualCard) -> Self {
+        self.screen(Screen::Welcome)
+            .click("English")
+            .click("Start")
+            .act("insert the card", move |_| {
+                card.insert().map_err(|e| e.to_string())
+            })
+            .screen(Screen::Pin)
+            .clicks(&["1", "2", "3", "4", "OK"])
+            .screen(Screen::Confirm)
+            .click("Yes, continue")
+            .screen(Screen::Municipality)
+            .click("Next")
+            .juminhyo_in_english(0)
+            .click("Submit")
+    }
+
+    /// The done screen within `patience` of the previous step, saying that the receipt was not
+    /// printed and why (with the staff notice), its number on screen; notes what it showed.
+    pub fn receipt_not_printed(self, patience: Duration, into: Rc<RefCell<Unprinted>>) -> Self {
+        let start: Rc<RefCell<Option<Instant>>> = Rc::default();
+        let s = start.clone();
+        self.act("start the clock", move |_| {
+            *s.borrow_mut() = Some(Instant::now());
+            Ok(())
+        })
+        .wait(
+            "the done screen: receipt number shown, not printed, and why",
+            patience,
+            move |app| {
+                let k = app.global::<Kiosk>();
+                let shown = k.get_screen() == Screen::Done
+                    && !k.get_printed()
+                    && !k.get_print_problem().is_empty()
+                    && !k.get_receipt_number().is_empty();
+                if shown {
+                    *into.borrow_mut() = Unprinted {
+                        receipt: k.get_receipt_number().into(),
+                        problem: k.get_print_problem().into(),
+                        took: start.borrow().map(|t| t.elapsed()).unwrap_or_default(),
+                    };
+                }
+                shown
+            },
+        )
     }
 
     pub fn shot(self, name: &str) -> Self {

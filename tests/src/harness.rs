@@ -126,6 +126,9 @@ pub struct FixtureOptions {
     pub idle_countdown_secs: u64,
     pub printer_out: Option<PathBuf>,
     pub fixed_ports: bool,
+    /// `printer.connection` instead of the virtual printer's address.
+    pub printer_connection: Option<String>,
+    pub printer_timeout_ms: u64,
 }
 
 impl Default for FixtureOptions {
@@ -136,6 +139,8 @@ impl Default for FixtureOptions {
             idle_countdown_secs: 15,
             printer_out: None,
             fixed_ports: false,
+            printer_connection: None,
+            printer_timeout_ms: 3000,
         }
     }
 }
@@ -202,7 +207,7 @@ reader = "Virtual PCD 00 00"
 [printer]
 connection = "{printer}"
 paper_mm = 80
-timeout_ms = 3000
+timeout_ms = {timeout_ms}
 
 [ui]
 idle_warning_secs = {iw}
@@ -216,7 +221,11 @@ municipality_list = "{root}/assets/municipalities.csv"
 pin_hash = "{staff_pin_hash}"
 "#,
             staff_pin_hash = kiosk_app::staff_pin::hash_pin(STAFF_PIN.as_bytes())?,
-            printer = printer.connection(),
+            printer = opts
+                .printer_connection
+                .clone()
+                .unwrap_or_else(|| printer.connection()),
+            timeout_ms = opts.printer_timeout_ms,
             iw = opts.idle_warning_secs,
             ic = opts.idle_countdown_secs,
             root = root.display(),
@@ -372,6 +381,38 @@ pub fn run_cli(bin: &Path, config: &Path, args: &[&str], stdin: Option<&str>) ->
         json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// [`run_cli`], but the command must end within `patience`: otherwise it is killed and the
+/// answer is `None`.
+pub fn run_cli_within(
+    bin: &Path,
+    config: &Path,
+    args: &[&str],
+    patience: Duration,
+) -> Option<CliOutput> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let what = format!("kioskctl {} ends", args.join(" "));
+    if wait_until(patience, &what, || matches!(child.try_wait(), Ok(Some(_)))).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let out = child.wait_with_output().unwrap();
+    Some(CliOutput {
+        code: out.status.code().unwrap_or(-1),
+        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
 }
 
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {

@@ -1,8 +1,9 @@
 //! The virtual ESC/POS printer, on a loopback TCP port or behind a pseudo-terminal that stands
 //! in for a USB (`/dev/usb/lp*`) or serial port. It answers `DLE EOT 1–4` and `GS r 1` like an
-//! Epson TM model, can be put into paper-out, near-end, cover-open, offline, silent or slow
-//! states, can be switched off and on again at the same address, and renders every job to PNG
-//! and text with the bundled Japanese font.
+//! Epson TM model, can be put into paper-out, near-end, cover-open, offline, silent, deaf or
+//! slow states, can send automatic status back (ASB) packets unasked and run out of paper in
+//! the middle of a job, can be switched off and on again at the same address, and renders
+//! every job to PNG and text with the bundled Japanese font.
 
 use kiosk_app::receipt::decode::{decode, Element};
 use kiosk_app::receipt::raster::{Align, LineRenderer, Raster};
@@ -27,13 +28,15 @@ pub enum Mode {
     Offline,
     /// Accepts the connection and never answers.
     Silent,
+    /// Accepts the connection and never reads from it (nor answers): a hung network printer.
+    Deaf,
 }
 
 impl Mode {
     /// Answers to DLE EOT 1..4 (as measured on emupos, escpos-and-outbox.md A3).
     fn status(self, n: u8) -> u8 {
         let table: [u8; 4] = match self {
-            Mode::Ready | Mode::Silent => [0x12, 0x12, 0x12, 0x12],
+            Mode::Ready | Mode::Silent | Mode::Deaf => [0x12, 0x12, 0x12, 0x12],
             Mode::NearEnd => [0x12, 0x12, 0x12, 0x1E],
             Mode::PaperOut => [0x1A, 0x32, 0x12, 0x7E],
             Mode::CoverOpen => [0x1A, 0x16, 0x12, 0x12],
@@ -45,6 +48,17 @@ impl Mode {
     fn prints(self) -> bool {
         matches!(self, Mode::Ready | Mode::NearEnd)
     }
+
+    /// The ASB packet for this state (as measured on emupos with `GS a 0x0F`).
+    fn asb(self) -> [u8; 4] {
+        match self {
+            Mode::Ready | Mode::Silent | Mode::Deaf => [0x10, 0x00, 0x00, 0x00],
+            Mode::NearEnd => [0x10, 0x00, 0x03, 0x00],
+            Mode::PaperOut => [0x18, 0x00, 0x0F, 0x00],
+            Mode::CoverOpen => [0x38, 0x00, 0x00, 0x00],
+            Mode::Offline => [0x18, 0x00, 0x00, 0x00],
+        }
+    }
 }
 
 #[derive(Default)]
@@ -52,6 +66,18 @@ pub struct PrinterState {
     pub mode: Mode,
     /// Delay before confirming a job.
     pub slow: Duration,
+    /// Delay before each answer to `DLE EOT`.
+    pub status_delay: Duration,
+    /// Automatic status back is on: a packet when a job starts and when the state changes
+    /// (as left on by a memory switch or an earlier host's `GS a`).
+    pub asb: bool,
+    /// `GS a` is not obeyed (a clone, or a setting fixed by memory switch): ASB stays as is.
+    pub asb_ignores_gs_a: bool,
+    /// ASB packets sent so far.
+    pub asb_sent: usize,
+    /// The paper runs out while the next job prints: the job is lost, the printer goes
+    /// paper-out (an ASB packet says so when ASB is on) and its `GS r 1` is never answered.
+    pub paper_runs_out_in_next_job: bool,
     /// Every completed job's bytes (status queries removed).
     pub jobs: Vec<Vec<u8>>,
     pub out_dir: Option<PathBuf>,
@@ -184,6 +210,11 @@ impl VirtualPrinter {
 
     /// The printer's side of one connection, until the host hangs up or the power goes off.
     fn serve<S: Read + Write + AsFd>(&self, mut conn: S, tty: Option<&OwnedFd>, stop: &OwnedFd) {
+        if self.state.lock().unwrap().mode == Mode::Deaf {
+            // Never reads: what the host sends piles up in the socket buffers.
+            wait_stop(stop);
+            return;
+        }
         let mut job: Vec<u8> = vec![];
         let mut pending: Vec<u8> = vec![];
         let mut buf = [0u8; 4096];
@@ -211,16 +242,43 @@ impl VirtualPrinter {
                     if rest.len() < 3 {
                         break;
                     }
-                    if mode != Mode::Silent && conn.write_all(&[mode.status(rest[2])]).is_err() {
-                        return;
+                    if mode != Mode::Silent {
+                        let delay = self.state.lock().unwrap().status_delay;
+                        std::thread::sleep(delay); // simulates a slow printer, not test synchronisation
+                        if conn.write_all(&[mode.status(rest[2])]).is_err() {
+                            return;
+                        }
                     }
                     i += 3;
+                } else if rest.starts_with(&[0x1D, 0x61]) {
+                    if rest.len() < 3 {
+                        break;
+                    }
+                    let on = rest[2] != 0;
+                    i += 3;
+                    let mut s = self.state.lock().unwrap();
+                    if !s.asb_ignores_gs_a {
+                        s.asb = on;
+                        drop(s);
+                        // Enabling ASB sends the current status at once.
+                        if on && !self.send_asb(&mut conn, mode) {
+                            return;
+                        }
+                    }
                 } else if rest.starts_with(&[0x1D, 0x72]) {
                     if rest.len() < 3 {
                         break;
                     }
                     i += 3;
-                    if mode.prints() {
+                    let runs_out =
+                        std::mem::take(&mut self.state.lock().unwrap().paper_runs_out_in_next_job);
+                    if runs_out && mode.prints() {
+                        self.set_mode(Mode::PaperOut);
+                        job.clear();
+                        if !self.send_asb(&mut conn, Mode::PaperOut) {
+                            return;
+                        }
+                    } else if mode.prints() {
                         let slow = self.state.lock().unwrap().slow;
                         std::thread::sleep(slow); // simulates a slow mechanism, not test synchronisation
                         self.complete(std::mem::take(&mut job));
@@ -233,12 +291,27 @@ impl VirtualPrinter {
                         job.clear();
                     }
                 } else {
+                    // A printer with ASB on reports its state as a job starts.
+                    if job.is_empty() && !self.send_asb(&mut conn, mode) {
+                        return;
+                    }
                     job.push(rest[0]);
                     i += 1;
                 }
             }
             pending.drain(..i);
         }
+    }
+
+    /// Sends `mode`'s ASB packet if ASB is on; `false` when the host is gone.
+    fn send_asb<S: Write>(&self, conn: &mut S, mode: Mode) -> bool {
+        let mut s = self.state.lock().unwrap();
+        if !s.asb {
+            return true;
+        }
+        s.asb_sent += 1;
+        drop(s);
+        conn.write_all(&mode.asb()).is_ok()
     }
 
     fn complete(&self, job: Vec<u8>) {
@@ -253,6 +326,12 @@ impl VirtualPrinter {
             }
         }
     }
+}
+
+/// Blocks until the power goes off.
+fn wait_stop(stop: &OwnedFd) {
+    let mut fds = [PollFd::new(stop, PollFlags::IN)];
+    while let Err(rustix::io::Errno::INTR) = poll(&mut fds, None) {}
 }
 
 /// Blocks until `fd` has something to read (true) or the power went off (false).

@@ -5,10 +5,14 @@
 //! confirmation that comes too late leave the receipt unconfirmed, a slow one within the
 //! timeout is confirmed, a printer switched off is unreachable and prints again once switched
 //! back on at the same address, and a write-only file printer never claims a confirmation.
+//! Whatever the printer does, a print ends within its timeout: a named pipe nothing reads, a
+//! device that never stops talking, answers that each come just in time; and status packets
+//! the printer sends unasked (ASB) never pass for a confirmation.
 
 use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
 use kiosk_app::receipt::link::Connection;
 use kiosk_app::receipt::printer::{self, PrinterError};
+use kiosk_app::receipt::service::PRINT_MARGIN;
 use kiosk_app::session::{Lang, PrintProblem, ReceiptJob};
 use madoguchi_tests::vprinter::{Mode, Port, VirtualPrinter};
 use std::time::Duration;
@@ -175,4 +179,101 @@ fn file_printer_gets_the_job_but_never_claims_a_confirmation() {
     let gone: Connection = "file:/nonexistent/dir/receipts.bin".parse().unwrap();
     let err = printer::print(&gone, &bytes, TIMEOUT).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/dir"), "{err}");
+}
+
+/// Runs `f` on its own thread; fails the test if it has not ended by the print deadline (the
+/// timeout plus the margin), with slack for a loaded machine.
+fn within_deadline<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    let patience = TIMEOUT + PRINT_MARGIN;
+    rx.recv_timeout(patience)
+        .unwrap_or_else(|_| panic!("{what} did not end within {patience:?}"))
+}
+
+#[test]
+fn fifo_printer_without_reader_is_not_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("printer.fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let conn = Connection::File(fifo);
+    let err = within_deadline("a print to a pipe nothing reads", move || {
+        printer::print(&conn, &job(), TIMEOUT)
+    })
+    .unwrap_err();
+    assert!(matches!(err, PrinterError::Unreachable(_)), "{err:?}");
+    assert_eq!(err.problem(), PrintProblem::Offline);
+    assert!(err.to_string().contains("not connected"), "{err}");
+}
+
+#[test]
+fn usb_printer_that_never_stops_talking_cannot_stall_the_job() {
+    // /dev/zero always has more to say, like a printer stuck sending.
+    let conn = Connection::Usb("/dev/zero".into());
+    let err = within_deadline("a print to a device that never stops talking", move || {
+        printer::print(&conn, &job(), TIMEOUT)
+    })
+    .unwrap_err();
+    assert_eq!(err, PrinterError::Silent);
+}
+
+#[test]
+fn slow_status_answers_cannot_stretch_a_print_past_its_timeout() {
+    // Each answer comes within the timeout, four of them do not.
+    let printer = VirtualPrinter::start(0, None).unwrap();
+    printer.state.lock().unwrap().status_delay = Duration::from_millis(1400);
+    let conn = connection(&printer);
+    let err = within_deadline("a print to a slow printer", move || {
+        printer::print(&conn, &job(), TIMEOUT)
+    })
+    .unwrap_err();
+    assert_eq!(err, PrinterError::Silent);
+    assert!(printer.jobs().is_empty());
+}
+
+#[test]
+fn asb_packets_never_pass_for_the_confirmation() {
+    let printer = VirtualPrinter::start(0, None).unwrap();
+    let conn = connection(&printer);
+    let print = |conn: &Connection| {
+        let conn = conn.clone();
+        within_deadline("a print", move || printer::print(&conn, &job(), TIMEOUT))
+    };
+    let asb_on = |ignores_gs_a: bool, runs_out: bool| {
+        printer.set_mode(Mode::Ready);
+        let mut s = printer.state.lock().unwrap();
+        s.asb = true;
+        s.asb_ignores_gs_a = ignores_gs_a;
+        s.paper_runs_out_in_next_job = runs_out;
+    };
+
+    // ASB left on, paper out during the job: the kiosk turns ASB off first, so no packet comes.
+    asb_on(false, true);
+    assert_eq!(print(&conn).unwrap_err(), PrinterError::Unconfirmed);
+    {
+        let s = printer.state.lock().unwrap();
+        assert!(!s.asb, "the kiosk turned ASB off");
+        assert_eq!(s.asb_sent, 0);
+    }
+
+    // A printer that ignores GS a sends a packet as the job starts and another when the paper
+    // runs out; neither is the answer to GS r 1.
+    asb_on(true, true);
+    assert_eq!(print(&conn).unwrap_err(), PrinterError::Unconfirmed);
+    assert!(printer.state.lock().unwrap().asb_sent >= 2);
+    assert!(printer.jobs().is_empty(), "nothing was printed");
+
+    // Nor do its packets hide the real confirmation.
+    asb_on(true, false);
+    assert!(print(&conn).is_ok());
+    assert_eq!(printer.jobs().len(), 1);
 }

@@ -10,6 +10,7 @@ use kiosk_app::config::KioskConfig;
 use kiosk_app::receipt::printer;
 use kiosk_app::receipt::service::{self, ReceiptPrinter};
 use kiosk_app::secret::Pin;
+use kiosk_app::watchdog::{self, Outcome};
 use serde_json::json;
 use std::io::Read;
 use std::path::PathBuf;
@@ -219,9 +220,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let cfg = load(&cli.config)?;
             let connection = cfg.printer.connection.to_string();
-            let status = ReceiptPrinter::from_config(&cfg)
-                .status()
-                .map_err(|e| fail(printer_code(&e), format!("printer {connection}: {e}")))?;
+            let status = bounded(&ReceiptPrinter::from_config(&cfg), "printer_silent", |p| {
+                p.status()
+            })?
+            .map_err(|e| fail(printer_code(&e), format!("printer {connection}: {e}")))?;
             let v = json!({ "ok": true, "connection": connection, "status": status, "ready": status.problem().is_none() });
             print(json, v, || format!("printer {connection}: {status:?}"));
             Ok(())
@@ -241,9 +243,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 processing_from: None,
                 reissue: false,
             };
-            ReceiptPrinter::from_config(&cfg)
-                .print(&job)
-                .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
+            bounded(
+                &ReceiptPrinter::from_config(&cfg),
+                "printer_unconfirmed",
+                move |p| p.print(&job),
+            )?
+            .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
             println!(
                 "test receipt printed and confirmed by {}",
                 cfg.printer.connection
@@ -296,12 +301,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let world = cfg.load_world().map_err(|e| fail("config_error", e))?;
             let mut outbox =
                 Outbox::attach(&cfg.sync.outbox.path).map_err(|e| fail("outbox_error", e))?;
-            let status = service::reprint(
-                &mut outbox,
-                &world,
+            let number = receipt.clone();
+            let status = bounded(
                 &ReceiptPrinter::from_config(&cfg),
-                &receipt,
-            )
+                "printer_unconfirmed",
+                move |p| service::reprint(&mut outbox, &world, &p, &number),
+            )?
             .map_err(|e| match &e {
                 service::ReprintError::Printer(p) => fail(
                     printer_code(p),
@@ -334,6 +339,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Doctor { json } => doctor(&cli.config, json),
+    }
+}
+
+/// Runs a printer operation on its own thread and gives up at the printer's deadline (the
+/// timeout plus `PRINT_MARGIN`) whatever the printer or the system does; `late` is the error
+/// code then.
+fn bounded<T: Send + 'static>(
+    printer: &ReceiptPrinter,
+    late: &str,
+    op: impl FnOnce(ReceiptPrinter) -> T + Send + 'static,
+) -> Result<T, Failure> {
+    let p = printer.clone();
+    match watchdog::run("printer", Some(printer.deadline()), move || op(p)) {
+        Outcome::Done(t) => Ok(t),
+        Outcome::Late => Err(fail(
+            late,
+            format!(
+                "printer {} gave no answer within {} ms",
+                printer.connection,
+                printer.deadline().as_millis()
+            ),
+        )),
+        Outcome::Crashed => Err(fail("printer_error", "the printer operation crashed")),
     }
 }
 
@@ -504,8 +532,9 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
     let receipt_printer = ReceiptPrinter::from_config(&cfg);
     check(
         "printer",
-        match receipt_printer.status() {
-            Ok(s) => match s.problem() {
+        match bounded(&receipt_printer, "printer_silent", |p| p.status()) {
+            Err(f) => Err(f.message),
+            Ok(Ok(s)) => match s.problem() {
                 None if s.paper_near_end => {
                     Ok("ready, but the paper is nearly out: replace the roll soon".into())
                 }
@@ -516,11 +545,11 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
                     p.code()
                 )),
             },
-            Err(printer::PrinterError::WriteOnly) => Ok(format!(
+            Ok(Err(printer::PrinterError::WriteOnly)) => Ok(format!(
                 "{} is write-only: its state cannot be checked and receipts stay unconfirmed",
                 cfg.printer.connection
             )),
-            Err(e) => Err(format!("printer {}: {e}", cfg.printer.connection)),
+            Ok(Err(e)) => Err(format!("printer {}: {e}", cfg.printer.connection)),
         },
     );
     check(

@@ -10,6 +10,7 @@ use rustix::termios::{self, ControlModes, OptionalActions};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -164,10 +165,41 @@ impl Connection {
                 configure_serial(&link.file, *baud, *rtscts)?;
                 Box::new(link)
             }
-            Connection::File(path) => Box::new(FileLink(
-                OpenOptions::new().append(true).create(true).open(path)?,
-            )),
+            Connection::File(path) => Box::new(FileLink::open(path, timeout)?),
         })
+    }
+}
+
+/// The addresses of `host:port`. An IP literal needs no lookup; a host name is looked up on a
+/// helper thread and given up on at `deadline`, since the system resolver has no timeout of
+/// its own (a lookup left behind ends by itself and is ignored).
+pub fn resolve(address: &str, deadline: Instant) -> std::io::Result<Vec<SocketAddr>> {
+    resolve_with(address, deadline, |a| {
+        a.to_socket_addrs().map(|addrs| addrs.collect())
+    })
+}
+
+fn resolve_with(
+    address: &str,
+    deadline: Instant,
+    lookup: impl FnOnce(&str) -> std::io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> std::io::Result<Vec<SocketAddr>> {
+    if let Ok(addr) = address.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let owned = address.to_owned();
+    std::thread::Builder::new()
+        .name("printer-dns".into())
+        .spawn(move || {
+            let _ = tx.send(lookup(&owned));
+        })?;
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            ErrorKind::TimedOut,
+            format!("{address} did not resolve in time"),
+        )),
     }
 }
 
@@ -184,51 +216,64 @@ fn configure_serial(file: &File, baud: u32, rtscts: bool) -> std::io::Result<()>
     Ok(())
 }
 
+/// At most this many stale bytes are dropped when a device is opened: a printer that never
+/// stops talking must not keep the job from starting.
+const MAX_STALE: usize = 16 * 1024;
+
 /// A character device (usblp, a tty) opened non-blocking, so that neither a printer that
-/// stops reading (flow control, a full buffer) nor one that never answers can hang the kiosk.
+/// stops reading (flow control, a full buffer) nor one that never answers can hang the kiosk;
+/// every write gives up at the deadline set when it was opened.
 pub struct DeviceLink {
     file: File,
-    timeout: Duration,
+    deadline: Instant,
 }
 
 impl DeviceLink {
     fn open(path: &std::path::Path, timeout: Duration) -> std::io::Result<Self> {
+        let deadline = Instant::now() + timeout;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(device_open_flags())
             .open(path)?;
-        let mut link = DeviceLink { file, timeout };
+        let mut link = DeviceLink { file, deadline };
         // Whatever the printer said to an earlier host that gave up waiting is stale now.
         let mut stale = [0u8; 256];
-        while matches!(link.file.read(&mut stale), Ok(n) if n > 0) {}
+        let mut dropped = 0;
+        while dropped < MAX_STALE && Instant::now() < deadline {
+            match link.file.read(&mut stale) {
+                Ok(n) if n > 0 => dropped += n,
+                _ => break,
+            }
+        }
         Ok(link)
     }
+}
 
-    fn wait(&self, flags: PollFlags, timeout: Duration) -> std::io::Result<bool> {
-        let mut fds = [PollFd::new(&self.file, flags)];
-        let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
-            tv_sec: i64::MAX,
-            tv_nsec: 0,
-        });
-        loop {
-            match poll(&mut fds, Some(&ts)) {
-                Ok(0) => return Ok(false),
-                Ok(_) => {
-                    let r = fds[0].revents();
-                    if r.intersects(PollFlags::ERR | PollFlags::NVAL)
-                        || (r.contains(PollFlags::HUP) && !r.contains(PollFlags::IN))
-                    {
-                        return Err(std::io::Error::new(
-                            ErrorKind::BrokenPipe,
-                            "the printer went away",
-                        ));
-                    }
-                    return Ok(true);
+/// Waits until `file` is ready for `flags` (true) or `timeout` passed (false).
+fn wait(file: &File, flags: PollFlags, timeout: Duration) -> std::io::Result<bool> {
+    let mut fds = [PollFd::new(file, flags)];
+    let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    loop {
+        match poll(&mut fds, Some(&ts)) {
+            Ok(0) => return Ok(false),
+            Ok(_) => {
+                let r = fds[0].revents();
+                if r.intersects(PollFlags::ERR | PollFlags::NVAL)
+                    || (r.contains(PollFlags::HUP) && !r.contains(PollFlags::IN))
+                {
+                    return Err(std::io::Error::new(
+                        ErrorKind::BrokenPipe,
+                        "the printer went away",
+                    ));
                 }
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
+                return Ok(true);
             }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -238,27 +283,31 @@ fn device_open_flags() -> i32 {
     (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
 }
 
-impl PrinterLink for DeviceLink {
-    fn send(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        let deadline = Instant::now() + self.timeout;
-        while !bytes.is_empty() {
-            match self.file.write(bytes) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() || !self.wait(PollFlags::OUT, left)? {
-                        return Err(std::io::Error::new(
-                            ErrorKind::TimedOut,
-                            "the printer stopped taking data",
-                        ));
-                    }
+/// Writes all of `bytes` to a non-blocking `file`, giving up at `deadline`.
+fn write_by(file: &mut File, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match file.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || !wait(file, PollFlags::OUT, left)? {
+                    return Err(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the printer stopped taking data",
+                    ));
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
             }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+impl PrinterLink for DeviceLink {
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        write_by(&mut self.file, bytes, self.deadline)
     }
 
     fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>> {
@@ -275,7 +324,7 @@ impl PrinterLink for DeviceLink {
                 Ok(_) => return Ok(Some(b[0])),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() || !self.wait(PollFlags::IN, left)? {
+                    if left.is_zero() || !wait(&self.file, PollFlags::IN, left)? {
                         return Ok(None);
                     }
                 }
@@ -286,13 +335,38 @@ impl PrinterLink for DeviceLink {
     }
 }
 
-/// Write-only; reads never answer.
-struct FileLink(File);
+/// Write-only; reads never answer. Opened non-blocking: a named pipe that nothing reads
+/// fails at once (`ENXIO`: not connected) instead of waiting in `open` for a reader, and a
+/// reader that stops reading cannot hold a write past the deadline.
+struct FileLink {
+    file: File,
+    deadline: Instant,
+}
+
+impl FileLink {
+    fn open(path: &std::path::Path, timeout: Duration) -> std::io::Result<Self> {
+        let deadline = Instant::now() + timeout;
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .custom_flags(device_open_flags())
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if code == rustix::io::Errno::NXIO.raw_os_error() => {
+                    std::io::Error::new(
+                        ErrorKind::NotConnected,
+                        "nothing reads this named pipe (printer not connected)",
+                    )
+                }
+                _ => e,
+            })?;
+        Ok(FileLink { file, deadline })
+    }
+}
 
 impl PrinterLink for FileLink {
     fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.write_all(bytes)?;
-        self.0.flush()
+        write_by(&mut self.file, bytes, self.deadline)
     }
 
     fn read_byte(&mut self, _timeout: Duration) -> std::io::Result<Option<u8>> {
@@ -363,5 +437,30 @@ mod tests {
             let err = bad.parse::<Connection>().unwrap_err().to_string();
             assert!(err.contains(bad), "{bad:?} named in {err:?}");
         }
+    }
+
+    #[test]
+    fn host_name_that_never_resolves_is_given_up_at_the_deadline() {
+        let (answer, asked) = std::sync::mpsc::channel();
+        let (_never, hang) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_millis(200);
+            // A resolver that never answers (an unreachable DNS server).
+            let result = resolve_with("printer.example:9100", deadline, move |_| {
+                let _ = hang.recv();
+                Ok(vec![])
+            });
+            let _ = answer.send(result);
+        });
+        let result = asked
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the lookup is given up on at the deadline");
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
+        // IP literals are never looked up.
+        let never = Instant::now();
+        assert_eq!(
+            resolve_with("127.0.0.1:9100", never, |_| unreachable!()).unwrap(),
+            vec!["127.0.0.1:9100".parse().unwrap()]
+        );
     }
 }

@@ -1,35 +1,48 @@
 //! The printer edge: a byte link ([`PrinterLink`]; the transports are in [`super::link`]), and the truthful print
-//! sequence: ask `DLE EOT 1–4` first, refuse to print on a fault, send the job, and wait for
-//! the answer to the trailing `GS r 1` before calling the receipt printed.
+//! sequence: turn automatic status back off, ask `DLE EOT 1–4`, refuse to print on a fault,
+//! send the job, and wait for the answer to the trailing `GS r 1` before calling the receipt
+//! printed. The whole sequence, opening the link included, keeps to one timeout: whatever the
+//! printer does, a print ends by then.
 
 use super::link::Connection;
 use crate::session::PrintProblem;
 use serde::Serialize;
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// A bidirectional byte link to a printer.
 pub trait PrinterLink {
+    /// All of `bytes`, or an error once the deadline the link was opened with has passed.
     fn send(&mut self, bytes: &[u8]) -> std::io::Result<()>;
     /// One byte, or `None` when the printer said nothing within `timeout`.
     fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>>;
 }
 
-pub struct TcpLink(TcpStream);
+/// A network printer. Writes give up at the deadline the link was opened with, so a printer
+/// that stops reading (or reads a byte now and then) cannot hold a job.
+pub struct TcpLink {
+    stream: TcpStream,
+    deadline: Instant,
+}
 
 impl TcpLink {
+    /// Connects within `timeout`, host name resolution included.
     pub fn connect(address: &str, timeout: Duration) -> std::io::Result<Self> {
+        let deadline = Instant::now() + timeout;
         let mut last = std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("{address} does not resolve"),
         );
-        for addr in address.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    s.set_nodelay(true)?;
-                    s.set_write_timeout(Some(timeout))?;
-                    return Ok(TcpLink(s));
+        for addr in super::link::resolve(address, deadline)? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out(format!("no connection to {address} in time")));
+            }
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    return Ok(TcpLink { stream, deadline });
                 }
                 Err(e) => last = e,
             }
@@ -38,17 +51,39 @@ impl TcpLink {
     }
 }
 
+fn timed_out(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, why)
+}
+
 impl PrinterLink for TcpLink {
-    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.write_all(bytes)?;
-        self.0.flush()
+    fn send(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out("the printer stopped taking data".into()));
+            }
+            self.stream.set_write_timeout(Some(left))?;
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.stream.flush()
     }
 
     fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>> {
-        self.0
+        self.stream
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         let mut b = [0u8; 1];
-        match self.0.read(&mut b) {
+        match self.stream.read(&mut b) {
             Ok(0) => Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "printer closed the connection",
@@ -142,85 +177,181 @@ fn io(e: std::io::Error) -> PrinterError {
     PrinterError::Io(e.to_string())
 }
 
-/// Asks `DLE EOT 1–4`, one at a time, each answer awaited. A late `GS r` answer left over
-/// from a job that timed out (bit 4 clear, where every status byte has it set) is skipped.
+/// `GS a 0`: automatic status back off. A printer left with ASB on by its memory switches or
+/// another program sends 4-byte status packets unasked; this job needs none of them.
+const ASB_OFF: [u8; 3] = [0x1D, 0x61, 0x00];
+
+/// At most this many bytes already waiting are read (and dropped) before the job is sent.
+const MAX_STALE: usize = 4096;
+
+/// What arrived from the printer, told apart by Epson's identification of status bytes
+/// (escpos-and-outbox.md A3): a real-time answer is `0xx1xx10`, the first byte of an ASB
+/// packet `0xx1xx00` (three `0xx0xxxx` bytes follow), a `GS r` answer `0xx0xxxx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// The answer to a `DLE EOT n`.
+    RealTime(u8),
+    /// The answer to `GS r 1`: the paper sensor, once everything before it was processed.
+    PaperSensor(u8),
+    /// An automatic status back packet: never an answer to anything asked.
+    Asb,
+    /// Anything else (XON/XOFF, noise): taken for a status answer, which then reads as garbled.
+    Other(u8),
+}
+
+/// Asks `DLE EOT 1–4`, one at a time, each answer awaited. Late `GS r` answers and ASB
+/// packets are skipped.
 pub fn query_status(
     link: &mut dyn PrinterLink,
     timeout: Duration,
 ) -> Result<PrinterStatus, PrinterError> {
+    query_status_by(link, Instant::now() + timeout)
+}
+
+fn query_status_by(
+    link: &mut dyn PrinterLink,
+    deadline: Instant,
+) -> Result<PrinterStatus, PrinterError> {
     let mut answers = [0u8; 4];
     for (n, slot) in answers.iter_mut().enumerate() {
         link.send(&[0x10, 0x04, n as u8 + 1]).map_err(io)?;
-        *slot = next_byte(link, timeout, |b| !is_gs_r_answer(b))?.ok_or(PrinterError::Silent)?;
+        *slot = next_reply(link, deadline, |r| match r {
+            Reply::RealTime(b) | Reply::Other(b) => Some(b),
+            _ => None,
+        })?
+        .ok_or(PrinterError::Silent)?;
     }
     PrinterStatus::from_bytes(answers).ok_or(PrinterError::Garbled)
 }
 
-/// Prints a job that ends with `GS r 1`, truthfully. Returns the status seen before printing
-/// (so that staff hear about a paper near end).
+/// Prints a job that ends with `GS r 1`, truthfully, all within `timeout`. Returns the status
+/// seen before printing (so that staff hear about a paper near end).
 pub fn print_job(
     link: &mut dyn PrinterLink,
     job: &[u8],
     timeout: Duration,
 ) -> Result<PrinterStatus, PrinterError> {
-    let status = query_status(link, timeout)?;
+    print_job_by(link, job, Instant::now() + timeout)
+}
+
+fn print_job_by(
+    link: &mut dyn PrinterLink,
+    job: &[u8],
+    deadline: Instant,
+) -> Result<PrinterStatus, PrinterError> {
+    link.send(&ASB_OFF).map_err(io)?;
+    let status = query_status_by(link, deadline)?;
     if let Some(p) = status.problem() {
         return Err(PrinterError::NotReady(p, status));
     }
+    // Whatever is already waiting was sent before the job's GS r 1 and cannot answer it.
+    drain(link, deadline)?;
     link.send(job).map_err(io)?;
-    // The answer to GS r 1 comes once everything before it was processed. Stray
-    // real-time answers (pattern 0xx1xx10) are skipped.
-    next_byte(link, timeout, is_gs_r_answer)?.ok_or(PrinterError::Unconfirmed)?;
-    Ok(status)
+    // The answer to GS r 1 comes once everything before it was processed; real-time answers
+    // and ASB packets are skipped. An answer that says the paper is gone confirms nothing.
+    match next_reply(link, deadline, |r| match r {
+        Reply::PaperSensor(b) => Some(b),
+        _ => None,
+    })? {
+        Some(b) if b & 0x0C != 0 => Err(PrinterError::NotReady(PrintProblem::PaperOut, status)),
+        Some(_) => Ok(status),
+        None => Err(PrinterError::Unconfirmed),
+    }
 }
 
-/// A `GS r` answer has bits 4 and 7 clear; every real-time status byte has bit 4 set.
-fn is_gs_r_answer(b: u8) -> bool {
-    b & 0x90 == 0x00
+/// Reads and drops what the printer already sent (at most [`MAX_STALE`] bytes), whole ASB
+/// packets included.
+fn drain(link: &mut dyn PrinterLink, deadline: Instant) -> Result<(), PrinterError> {
+    for _ in 0..MAX_STALE {
+        if Instant::now() >= deadline {
+            break;
+        }
+        match link.read_byte(Duration::ZERO).map_err(io)? {
+            Some(b) if classify(b) == Reply::Asb => {
+                skip_asb_rest(link, deadline)?;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    Ok(())
 }
 
-/// The first byte that `wanted` accepts within `timeout`, skipping the others; `None` when
-/// none came in time.
-fn next_byte(
+/// What a first byte is; [`Reply::Asb`] means three more bytes belong to it.
+fn classify(b: u8) -> Reply {
+    match b {
+        _ if b & 0x93 == 0x12 => Reply::RealTime(b),
+        _ if b & 0x93 == 0x10 => Reply::Asb,
+        _ if b & 0x90 == 0x00 => Reply::PaperSensor(b),
+        _ => Reply::Other(b),
+    }
+}
+
+/// The three bytes after an ASB packet's first; `false` when they did not come in time.
+fn skip_asb_rest(link: &mut dyn PrinterLink, deadline: Instant) -> Result<bool, PrinterError> {
+    for _ in 0..3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || link.read_byte(left).map_err(io)?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The first reply that `wanted` accepts before `deadline`, skipping the others (ASB packets
+/// whole); `None` when none came in time. A byte arriving exactly at the deadline is late.
+fn next_reply<T>(
     link: &mut dyn PrinterLink,
-    timeout: Duration,
-    wanted: impl Fn(u8) -> bool,
-) -> Result<Option<u8>, PrinterError> {
-    let deadline = Instant::now() + timeout;
+    deadline: Instant,
+    wanted: impl Fn(Reply) -> Option<T>,
+) -> Result<Option<T>, PrinterError> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(None);
         }
-        match link.read_byte(left).map_err(io)? {
-            Some(b) if wanted(b) => return Ok(Some(b)),
-            Some(_) => continue,
-            None => return Ok(None),
+        let Some(b) = link.read_byte(left).map_err(io)? else {
+            return Ok(None);
+        };
+        match classify(b) {
+            Reply::Asb => {
+                if !skip_asb_rest(link, deadline)? {
+                    return Ok(None);
+                }
+            }
+            r => {
+                if let Some(t) = wanted(r) {
+                    return Ok(Some(t));
+                }
+            }
         }
     }
 }
 
-/// Opens the configured printer and prints, truthfully. A write-only printer gets the job
-/// but the answer is [`PrinterError::WriteOnly`]: the receipt stays unconfirmed.
+/// Opens the configured printer and prints, truthfully, opening included within `timeout`.
+/// A write-only printer gets the job but the answer is [`PrinterError::WriteOnly`]: the
+/// receipt stays unconfirmed.
 pub fn print(
     connection: &Connection,
     job: &[u8],
     timeout: Duration,
 ) -> Result<PrinterStatus, PrinterError> {
+    let deadline = Instant::now() + timeout;
     let mut link = open(connection, timeout)?;
     if !connection.answers() {
         link.send(job).map_err(io)?;
         return Err(PrinterError::WriteOnly);
     }
-    print_job(link.as_mut(), job, timeout)
+    print_job_by(link.as_mut(), job, deadline)
 }
 
-/// Opens the configured printer and asks its state.
+/// Opens the configured printer and asks its state, all within `timeout`.
 pub fn status(connection: &Connection, timeout: Duration) -> Result<PrinterStatus, PrinterError> {
     if !connection.answers() {
         return Err(PrinterError::WriteOnly);
     }
-    query_status(open(connection, timeout)?.as_mut(), timeout)
+    let deadline = Instant::now() + timeout;
+    query_status_by(open(connection, timeout)?.as_mut(), deadline)
 }
 
 fn open(connection: &Connection, timeout: Duration) -> Result<Box<dyn PrinterLink>, PrinterError> {
@@ -234,6 +365,8 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
 
+    /// A printer that says `answers` one by one as the host waits for them (a look without
+    /// waiting finds nothing).
     struct Fake {
         answers: VecDeque<Option<u8>>,
         sent: Vec<u8>,
@@ -244,7 +377,10 @@ mod tests {
             self.sent.extend_from_slice(bytes);
             Ok(())
         }
-        fn read_byte(&mut self, _t: Duration) -> std::io::Result<Option<u8>> {
+        fn read_byte(&mut self, t: Duration) -> std::io::Result<Option<u8>> {
+            if t.is_zero() {
+                return Ok(None);
+            }
             Ok(self.answers.pop_front().flatten())
         }
     }
@@ -318,6 +454,39 @@ mod tests {
         assert_eq!(
             print_job(&mut f, b"JOB", T).unwrap_err(),
             PrinterError::Garbled
+        );
+    }
+
+    #[test]
+    fn asb_packet_is_never_taken_for_the_confirmation() {
+        let ready = [Some(0x12); 4];
+        // ASB left on: a packet when the job starts (10 00 00 00), another when the paper runs
+        // out (18 00 0F 00); GS r 1 is never answered. Their 00 bytes look like a GS r answer.
+        let asb = [0x10, 0x00, 0x00, 0x00, 0x18, 0x00, 0x0F, 0x00].map(Some);
+        let mut f = fake(&[&ready[..], &asb[..]].concat());
+        assert_eq!(
+            print_job(&mut f, b"JOB", T).unwrap_err(),
+            PrinterError::Unconfirmed
+        );
+        assert!(f.sent.starts_with(&ASB_OFF), "ASB is turned off first");
+        // Packets during the status query are skipped too, and the real answer still counts.
+        let mut f = fake(
+            &[
+                &asb[..4],
+                &ready[..2],
+                &asb[4..],
+                &ready[2..],
+                &asb[..4],
+                &[Some(0x00)],
+            ]
+            .concat(),
+        );
+        assert!(print_job(&mut f, b"JOB", T).is_ok());
+        // A GS r answer that says the paper is gone confirms nothing.
+        let mut f = fake(&[&ready[..], &[Some(0x0C)]].concat());
+        assert_eq!(
+            print_job(&mut f, b"JOB", T).unwrap_err().problem(),
+            PrintProblem::PaperOut
         );
     }
 }

@@ -12,6 +12,11 @@ use crate::session::{Lang, PrintProblem, ReceiptJob, UnconfirmedReceipt, World};
 use counter_sync::outbox::{Outbox, OutboxError, Row};
 use std::time::Duration;
 
+/// How much longer than `printer.timeout_ms` the kiosk waits for a print, reprint or status
+/// query before it gives up on it: the printer code keeps to the timeout itself, and this
+/// covers what it cannot (a system call that blocks regardless, a bug).
+pub const PRINT_MARGIN: Duration = Duration::from_secs(2);
+
 /// The printer as configured: where it is, how long it may take, what paper it has.
 #[derive(Debug, Clone)]
 pub struct ReceiptPrinter {
@@ -41,6 +46,11 @@ impl ReceiptPrinter {
 
     pub fn status(&self) -> Result<PrinterStatus, PrinterError> {
         printer::status(&self.connection, self.timeout)
+    }
+
+    /// When anyone waiting for this printer gives up: the timeout plus [`PRINT_MARGIN`].
+    pub fn deadline(&self) -> Duration {
+        self.timeout + PRINT_MARGIN
     }
 }
 
@@ -99,6 +109,11 @@ pub fn reissue_job(row: &Row, world: &World) -> Result<ReceiptJob, ReprintError>
     Ok(job)
 }
 
+/// The reissue of the receipt numbered `receipt`, from its outbox row.
+pub fn reissue(outbox: &Outbox, world: &World, receipt: &str) -> Result<ReceiptJob, ReprintError> {
+    reissue_job(&outbox.get(receipt)?, world)
+}
+
 /// Reprints one receipt and records the outcome (`kioskctl printer reprint`).
 pub fn reprint(
     outbox: &mut Outbox,
@@ -106,12 +121,11 @@ pub fn reprint(
     printer: &ReceiptPrinter,
     receipt: &str,
 ) -> Result<PrinterStatus, ReprintError> {
-    let row = outbox.get(receipt)?;
-    let job = reissue_job(&row, world)?;
+    let job = reissue(outbox, world, receipt)?;
     let result = printer.print(&job);
     record(
         outbox,
-        &row.receipt_number,
+        &job.receipt_number,
         result.as_ref().err().map(PrinterError::problem),
     )?;
     Ok(result?)

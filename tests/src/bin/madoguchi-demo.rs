@@ -69,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         idle_countdown_secs: if headless { 10 } else { 15 },
         printer_out: Some(out.join("receipts")),
         fixed_ports: true,
+        ..Default::default()
     })?;
     let _sync = Kill(
         Command::new(sibling("counter-sync")?)

@@ -57,7 +57,8 @@ pub struct PrinterConfig {
     /// 58 or 80.
     #[serde(default = "default_paper")]
     pub paper_mm: u8,
-    /// How long to wait for the printer to answer a status query or confirm a job.
+    /// The whole budget of one print (host lookup, connection, status, job, confirmation);
+    /// the session hears the outcome by this plus a fixed margin, whatever the printer does.
     #[serde(default = "default_printer_timeout")]
     pub timeout_ms: u64,
 }

@@ -12,6 +12,7 @@ pub mod routing;
 pub mod runner;
 pub mod secret;
 pub mod session;
+pub mod staff_lockout;
 pub mod staff_pin;
 pub mod submit;
 pub mod ui;

@@ -1,7 +1,8 @@
 //! The session thread: owns the [`Flow`], feeds it inputs (UI intents, card events, results,
 //! clock ticks) and carries out its effects on the card service, the outbox and the printer.
 
-use crate::card::pcsc_reader::{CardCommand, CardService};
+use crate::card::pcsc_reader::{CardCommand, CardEvent, CardService};
+use crate::card::CardError;
 use crate::config::KioskConfig;
 use crate::receipt::printer::{PrinterError, PrinterStatus};
 use crate::receipt::service::{self, ReceiptPrinter};
@@ -52,10 +53,13 @@ pub fn start(
     let receipt_printer = ReceiptPrinter::from_config(cfg);
     let staff_pin_hash = cfg.staff.pin_hash.clone();
     let outbox_path = cfg.sync.outbox.path.clone();
+    let lockout_path = crate::staff_lockout::path_for(&outbox_path);
     let world = Arc::new(world);
     let self_tx = tx.clone();
     std::thread::Builder::new().name("session".into()).spawn(move || {
-        let mut flow = Flow::new(world.clone(), times, lang, Now::system());
+        let now = Now::system();
+        let mut flow = Flow::new(world.clone(), times, lang, now);
+        flow.restore_staff_lockout(crate::staff_lockout::load(&lockout_path, now.wall.unix_timestamp()), now);
         render(flow.view(std::time::Instant::now()));
         loop {
             let input = match rx.recv_timeout(TICK) {
@@ -65,7 +69,11 @@ pub fn start(
             };
             for effect in flow.handle(input, Now::system()) {
                 match effect {
-                    Effect::ReadCard(pin) => card.send(CardCommand::ReadBasic4(pin)),
+                    Effect::ReadCard(pin) => match flow.pin_card() {
+                        Some((insertion, tries_shown)) => card.send(CardCommand::ReadBasic4 { pin, insertion, tries_shown }),
+                        // No card with tries shown: the PIN goes nowhere.
+                        None => drop(self_tx.send(Input::Card(CardEvent::Read(Err(CardError::CardChanged))))),
+                    },
                     Effect::Submit(submission) => {
                         let result = submitter.submit(submission).map_err(|e| {
                             tracing::error!(error = %e, "application could not be saved");
@@ -159,6 +167,11 @@ pub fn start(
                                 Input::Reprinted(problem.map_or(Ok(()), Err))
                             },
                         );
+                    }
+                    Effect::SaveStaffLockout(state) => {
+                        if let Err(e) = crate::staff_lockout::save(&lockout_path, &state) {
+                            tracing::error!(path = %lockout_path.display(), error = %e, "cannot save the staff PIN lockout state");
+                        }
                     }
                     Effect::AlertStaff(alert) => tracing::warn!(alert = ?alert, "staff alert"),
                     Effect::Wiped => tracing::info!("session wiped"),

@@ -100,6 +100,11 @@ pub enum Fault {
     Remove,
     /// Answer these raw bytes.
     Answer(Vec<u8>),
+    /// Answer normally, then pull this card out and put `other` in its place on the same
+    /// vpcd slot at once: to pcscd, a removal followed by the insertion of another card (it
+    /// powers the new one up with the vpcd control messages, starting from a reset state).
+    /// Nothing sent after the answer reaches this card again.
+    SwapTo(Box<VirtualCard>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,6 +346,12 @@ pub struct VirtualCard {
     conn: Arc<Mutex<Option<TcpStream>>>,
 }
 
+impl std::fmt::Debug for VirtualCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VirtualCard(vpcd port {})", self.port)
+    }
+}
+
 impl VirtualCard {
     pub fn new(port: u16, model: CardModel) -> Self {
         VirtualCard {
@@ -405,6 +416,18 @@ impl VirtualCard {
                     Some(Fault::Remove) => {
                         drop(m);
                         self.remove();
+                        return Ok(());
+                    }
+                    Some(Fault::SwapTo(other)) => {
+                        let r = m.process(&msg);
+                        drop(m);
+                        let mut out = (r.len() as u16).to_be_bytes().to_vec();
+                        out.extend(r);
+                        s.write_all(&out)?;
+                        self.remove();
+                        other
+                            .insert()
+                            .map_err(|e| std::io::Error::other(e.to_string()))?;
                         return Ok(());
                     }
                     Some(Fault::Answer(bytes)) => Some(bytes),

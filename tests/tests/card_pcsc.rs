@@ -4,7 +4,7 @@
 //! a second reader.
 
 use kiosk_app::card::ops::{self, CardKind};
-use kiosk_app::card::pcsc_reader::{with_card, CardEvent, CardService};
+use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
 use kiosk_app::card::CardError;
 use kiosk_app::secret::Pin;
 use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, VPCD_PORT};
@@ -176,18 +176,24 @@ fn card_module_over_pcsc() {
             CardEvent::Inserted {
                 kind: CardKind::MyNumberCard,
                 text_pin_tries: Some(3),
-                error: None
+                error: None,
+                ..
             }
         ),
         "{ev:?}"
     );
+    let CardEvent::Inserted { insertion, .. } = ev else {
+        unreachable!()
+    };
     card.with(|m| {
         let n = m.apdu_count;
         m.faults.push((n + 6, Fault::Remove)); // pulled out on the READ BINARY
     });
-    service.send(kiosk_app::card::pcsc_reader::CardCommand::ReadBasic4(pin(
-        "1234",
-    )));
+    service.send(CardCommand::ReadBasic4 {
+        pin: pin("1234"),
+        insertion,
+        tries_shown: 3,
+    });
     let mut got_read = false;
     let mut got_removed = false;
     while !(got_read && got_removed) {

@@ -215,3 +215,61 @@ fn kioskctl_and_counter_sync_contracts() {
     assert_eq!(counts.len(), 8, "2 municipalities × 4 states");
     assert!(counts.iter().all(|c| c["count"] == 0));
 }
+
+/// Finding 2 of issue 10: `kioskctl card read` with one try left must not try the PIN unless
+/// the technician says so (`--allow-last-try`): a wrong PIN then would lock the card.
+#[test]
+fn kioskctl_card_read_refuses_the_last_try() {
+    ensure_pcscd().unwrap();
+    let kioskctl = binary("kioskctl").unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let cfg = &fx.config_path;
+    let mut model = CardModel::default();
+    model.text_tries = 1;
+    let card = fx.card(model);
+    card.insert().unwrap();
+    wait_until(Duration::from_secs(10), "card seen", || {
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == true
+    })
+    .unwrap();
+    let verifies = || card.with(|m| m.log.iter().filter(|a| a.len() > 4 && a[1] == 0x20).count());
+
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin"],
+        Some("1234\n"),
+    );
+    assert_eq!(
+        (o.code, o.json["error"]["code"].as_str()),
+        (1, Some("pin_last_try")),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("--allow-last-try"), "{}", o.stderr);
+    assert!(o.json.get("name").is_none());
+    assert_eq!(card.with(|m| m.text_tries), 1, "the PIN was not tried");
+    assert_eq!(verifies(), 0, "no VERIFY with the PIN");
+
+    let o = run(
+        &kioskctl,
+        cfg,
+        &["card", "read", "--json", "--pin-stdin", "--allow-last-try"],
+        Some("1234\n"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json["name"], "山田　太郎");
+    assert_eq!(verifies(), 1);
+    assert_eq!(
+        card.with(|m| m.text_tries),
+        3,
+        "the right PIN restores the counter"
+    );
+    // Leave the reader empty for the next card test.
+    card.remove();
+    wait_until(Duration::from_secs(10), "card gone", || {
+        run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == false
+    })
+    .unwrap();
+}

@@ -64,6 +64,10 @@ enum CardCommand {
         /// Read the PIN from standard input (the only way; it is never an argument).
         #[arg(long, required = true)]
         pin_stdin: bool,
+        /// Try the PIN even when only one try is left (a wrong PIN then locks the card until
+        /// it is reset at the municipal office). Without it, such a read is refused.
+        #[arg(long)]
+        allow_last_try: bool,
     },
 }
 
@@ -182,7 +186,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Card {
-            command: CardCommand::Read { json, .. },
+            command:
+                CardCommand::Read {
+                    json,
+                    allow_last_try,
+                    ..
+                },
         } => {
             let cfg = load(&cli.config)?;
             let mut input = zeroize::Zeroizing::new(String::new());
@@ -194,7 +203,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             drop(input);
             let b = pcsc_reader::with_card(cfg.card.reader.as_deref(), |t| {
                 ops::identify(t)?.check_usable()?;
-                ops::read_basic4(t, &pin)
+                ops::read_basic4_checked(t, &pin, ops::last_try_needs_consent(allow_last_try))
+            })
+            .map_err(|e| match e {
+                CardError::PinLastTry => Failure {
+                    message: format!(
+                        "{e}. A wrong PIN now locks the card until it is reset at the municipal \
+                         office. If the holder is sure of the PIN, run again with --allow-last-try."
+                    ),
+                    ..e.into()
+                },
+                e => e.into(),
             })?;
             let birth = b.birth.expose();
             let v = json!({

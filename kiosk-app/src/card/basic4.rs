@@ -6,8 +6,9 @@ use super::ber;
 use super::CardError;
 use crate::secret::SecretString;
 
-/// ISO 5218 sex code as stored on the card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ISO 5218 sex code as stored on the card. Personal data: its `Debug` prints `***`, so a
+/// `{:?}` of anything that holds it (a [`Basic4`], a view, an error) never shows it.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Sex {
     NotKnown,
     Male,
@@ -26,7 +27,13 @@ impl Sex {
     }
 }
 
-/// The card holder as read from the card; every field is a secret.
+impl std::fmt::Debug for Sex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The card holder as read from the card; every field is a secret (`Debug` prints `***`).
 #[derive(Debug, Clone)]
 pub struct Basic4 {
     pub name: SecretString,
@@ -183,8 +190,35 @@ mod tests {
         assert_eq!(b.address.expose(), ADDR);
         assert_eq!(b.birth.expose(), "19800217");
         assert_eq!(b.sex, Sex::Male);
-        assert_eq!(format!("{b:?}").matches("***").count(), 3);
+        assert_eq!(format!("{b:?}").matches("***").count(), 4);
         assert!(!format!("{b:?}").contains("山田"));
+    }
+
+    #[test]
+    fn basic4_debug_prints_no_personal_value() {
+        for (code, sex) in [
+            ("0", Sex::NotKnown),
+            ("1", Sex::Male),
+            ("2", Sex::Female),
+            ("9", Sex::NotApplicable),
+        ] {
+            let b = parse(&encode(NAME, ADDR, "19800217", code)).unwrap();
+            assert_eq!(b.sex, sex);
+            let printed = format!("{b:?} {b:#?} {:?}", b.sex);
+            for value in [NAME, "山田", ADDR, "19800217", "1980"] {
+                assert!(!printed.contains(value), "{value} in {printed}");
+            }
+            for variant in ["NotKnown", "Male", "Female", "NotApplicable"] {
+                assert!(!printed.contains(variant), "{variant} in {printed}");
+            }
+            assert!(
+                !printed
+                    .replace("Basic4", "")
+                    .chars()
+                    .any(|c| c.is_ascii_digit()),
+                "a sex code or a date digit in {printed}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,12 @@ pub enum CardError {
     NoCard,
     #[error("the card was removed during the operation")]
     CardRemoved,
+    /// The card was taken out or swapped after its PIN tries were read (or its tries are not
+    /// the ones shown): the PIN was not tried on whatever card is in the reader now.
+    #[error(
+        "the card was removed or replaced after its PIN tries were read; the PIN was not tried"
+    )]
+    CardChanged,
     #[error("this is not a My Number card")]
     UnsupportedCard,
     #[error("this is an old 住基カード (Basic Resident Register card), not a My Number card")]
@@ -25,6 +31,9 @@ pub enum CardError {
     WrongPin { tries_left: u8 },
     #[error("the PIN is locked; it must be reset at the municipal office")]
     PinLocked,
+    /// One try left and no explicit consent to use it: a wrong PIN would lock the card.
+    #[error("only one PIN try is left: a wrong PIN would lock the card, so it was not tried")]
+    PinLastTry,
     #[error("the card answered {sw:04X} to {operation}")]
     CardStatus { operation: String, sw: u16 },
     #[error("the card sent a malformed answer: {detail}")]
@@ -41,12 +50,14 @@ impl CardError {
             CardError::NoReader => "no_reader",
             CardError::NoCard => "no_card",
             CardError::CardRemoved => "card_removed",
+            CardError::CardChanged => "card_changed",
             CardError::UnsupportedCard => "unsupported_card",
             CardError::JukiCard => "juki_card",
             CardError::SmartphoneToken => "smartphone_token",
             CardError::NoTextAp => "no_text_ap",
             CardError::WrongPin { .. } => "wrong_pin",
             CardError::PinLocked => "pin_locked",
+            CardError::PinLastTry => "pin_last_try",
             CardError::CardStatus { .. } => "card_status",
             CardError::Malformed { .. } => "malformed_response",
             CardError::Reader { .. } => "reader_error",

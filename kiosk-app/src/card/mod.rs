@@ -13,4 +13,11 @@ pub use error::CardError;
 /// Sends one APDU and returns the raw response (data ‖ SW1 SW2).
 pub trait CardTransport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError>;
+
+    /// Called right before a VERIFY with a PIN: fails with [`CardError::CardChanged`] when
+    /// the card was removed, reset or replaced since the connection (or the PIN tries shown
+    /// to the holder) was made. Transports that cannot tell say `Ok`.
+    fn ensure_same_card(&mut self) -> Result<(), CardError> {
+        Ok(())
+    }
 }

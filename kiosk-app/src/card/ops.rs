@@ -61,6 +61,32 @@ pub fn identify(t: &mut dyn CardTransport) -> Result<CardKind, CardError> {
     })
 }
 
+/// A [`read_basic4_checked`] check: with one try left, the PIN is tried only with explicit
+/// consent (`kioskctl card read --allow-last-try`; on the kiosk, the last-try screen).
+pub fn last_try_needs_consent(consent: bool) -> impl FnOnce(u8) -> Result<(), CardError> {
+    move |tries| match tries {
+        1 if !consent => Err(CardError::PinLastTry),
+        _ => Ok(()),
+    }
+}
+
+/// A [`read_basic4_checked`] check: the tries left must be the ones the holder was shown
+/// (anything else means another card, or another VERIFY meanwhile).
+pub fn tries_as_shown(shown: u8) -> impl FnOnce(u8) -> Result<(), CardError> {
+    move |tries| {
+        if tries == shown {
+            Ok(())
+        } else {
+            tracing::warn!(
+                shown,
+                tries,
+                "PIN tries differ from those shown; PIN not tried"
+            );
+            Err(CardError::CardChanged)
+        }
+    }
+}
+
 /// Tries left of the 券面事項入力補助 PIN (empty VERIFY; uses no attempt).
 pub fn text_pin_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
     select_text_pin(t)?;
@@ -99,10 +125,24 @@ fn query_tries(t: &mut dyn CardTransport) -> Result<u8, CardError> {
 /// Verifies the PIN on the text AP and reads the basic 4 attributes: 6 APDUs for files up to
 /// 256 bytes (SELECT AP, SELECT PIN, tries query, VERIFY, SELECT EF, READ).
 pub fn read_basic4(t: &mut dyn CardTransport, pin: &Pin) -> Result<Basic4, CardError> {
+    read_basic4_checked(t, pin, |_| Ok(()))
+}
+
+/// [`read_basic4`] where `check` judges the tries left before the PIN is tried (refuse the
+/// last try without consent, or insist on the count the holder was shown); and the transport
+/// confirms, right before VERIFY, that the card is still the one the tries were read from.
+pub fn read_basic4_checked(
+    t: &mut dyn CardTransport,
+    pin: &Pin,
+    check: impl FnOnce(u8) -> Result<(), CardError>,
+) -> Result<Basic4, CardError> {
     select_text_pin(t)?;
-    if query_tries(t)? == 0 {
+    let tries = query_tries(t)?;
+    if tries == 0 {
         return Err(CardError::PinLocked);
     }
+    check(tries)?;
+    t.ensure_same_card()?;
     verify_selected(t, pin)?;
     send(t, &apdu::select_ef(EF_TEXT_BASIC4))?.ok("SELECT basic-4")?;
     let file = read_whole(t)?;
@@ -137,6 +177,7 @@ pub fn jpki_authenticate(
     if query_tries(t)? == 0 {
         return Err(CardError::PinLocked);
     }
+    t.ensure_same_card()?;
     verify_selected(t, pin)?;
     send(t, &apdu::select_ef(EF_JPKI_AUTH_KEY))?.ok("SELECT auth key")?;
     let mut digest_info = apdu::SHA256_DIGEST_INFO_PREFIX.to_vec();
@@ -233,6 +274,96 @@ mod tests {
             self.sent.push(apdu.to_vec());
             self.answers.pop_front().ok_or(CardError::CardRemoved)
         }
+    }
+
+    /// A card that is swapped (or reset) after the n-th APDU: from then on the transport says
+    /// so, and every later APDU would reach the other card.
+    struct SwappedAfter {
+        inner: Script,
+        after: usize,
+    }
+
+    impl CardTransport for SwappedAfter {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
+            self.inner.transmit(apdu)
+        }
+        fn ensure_same_card(&mut self) -> Result<(), CardError> {
+            if self.inner.sent.len() >= self.after {
+                Err(CardError::CardChanged)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn verifies_with_data(sent: &[Vec<u8>]) -> usize {
+        sent.iter().filter(|a| a.len() > 4 && a[1] == 0x20).count()
+    }
+
+    #[test]
+    fn card_swapped_after_the_tries_query_gets_no_verify() {
+        let file = file_answer();
+        let pin = Pin::new_4_digits(b"1234").unwrap();
+        // Swapped right after the tries query (APDU 3): no VERIFY with the PIN is sent.
+        let mut s = SwappedAfter {
+            inner: Script::new(&[OK, OK, &[0x63, 0xC3], OK, OK, &file]),
+            after: 3,
+        };
+        assert_eq!(
+            read_basic4(&mut s, &pin).unwrap_err(),
+            CardError::CardChanged
+        );
+        assert_eq!(verifies_with_data(&s.inner.sent), 0);
+        assert_eq!(s.inner.sent.len(), 3);
+        // The same for the JPKI user authentication (its tries query is its last APDU so far).
+        let cert: &[u8] = &[0x30, 0x03, 1, 2, 3, 0x90, 0x00];
+        let mut s = SwappedAfter {
+            inner: Script::new(&[OK, OK, cert, OK, &[0x63, 0xC3], OK]),
+            after: 5,
+        };
+        assert_eq!(
+            jpki_authenticate(&mut s, &pin, b"doc").unwrap_err(),
+            CardError::CardChanged
+        );
+        assert_eq!(verifies_with_data(&s.inner.sent), 0);
+        assert_eq!(s.inner.sent.len(), 5);
+        // A card removed or reset under the connection: the error ends the read, no retry.
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC3]]);
+        assert_eq!(
+            read_basic4(&mut s, &pin).unwrap_err(),
+            CardError::CardRemoved
+        );
+        assert_eq!(s.sent.len(), 4, "one VERIFY, never sent again");
+    }
+
+    #[test]
+    fn tries_not_as_shown_get_no_verify() {
+        let pin = Pin::new_4_digits(b"1234").unwrap();
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC2]]);
+        assert_eq!(
+            read_basic4_checked(&mut s, &pin, tries_as_shown(3)).unwrap_err(),
+            CardError::CardChanged
+        );
+        assert_eq!(verifies_with_data(&s.sent), 0);
+        let file = file_answer();
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC2], OK, OK, &file]);
+        assert!(read_basic4_checked(&mut s, &pin, tries_as_shown(2)).is_ok());
+    }
+
+    #[test]
+    fn last_try_is_refused_without_consent() {
+        let pin = Pin::new_4_digits(b"1234").unwrap();
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC1]]);
+        assert_eq!(
+            read_basic4_checked(&mut s, &pin, last_try_needs_consent(false)).unwrap_err(),
+            CardError::PinLastTry
+        );
+        assert_eq!(verifies_with_data(&s.sent), 0);
+        let file = file_answer();
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC1], OK, OK, &file]);
+        assert!(read_basic4_checked(&mut s, &pin, last_try_needs_consent(true)).is_ok());
+        let mut s = Script::new(&[OK, OK, &[0x63, 0xC2], OK, OK, &file]);
+        assert!(read_basic4_checked(&mut s, &pin, last_try_needs_consent(false)).is_ok());
     }
 
     const OK: &[u8] = &[0x90, 0x00];

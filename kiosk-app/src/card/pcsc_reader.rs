@@ -26,12 +26,19 @@ fn map_err(e: pcsc::Error) -> CardError {
 }
 
 /// One connected card; the connection is exclusive, so no other process can interleave APDUs.
-pub struct PcscCard(pcsc::Card);
+/// It remembers the reader's PC/SC event count from before it connected: any removal or
+/// insertion since moves that count on, however fast the swap.
+pub struct PcscCard {
+    card: pcsc::Card,
+    ctx: Context,
+    reader: CString,
+    event_count: u32,
+}
 
 impl CardTransport for PcscCard {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
         let mut buf = zeroize::Zeroizing::new([0u8; 258]);
-        let answer = self.0.transmit(apdu, &mut buf[..]).map_err(map_err)?;
+        let answer = self.card.transmit(apdu, &mut buf[..]).map_err(map_err)?;
         if answer.len() < 2 {
             // Seen when the card leaves mid-command: end the operation, the watcher reports it.
             return Err(CardError::Reader {
@@ -40,6 +47,55 @@ impl CardTransport for PcscCard {
         }
         Ok(answer.to_vec())
     }
+
+    /// The connection itself (pcscd marks it when the card is reset or removed; such a
+    /// connection is never reconnected) and the reader's event count must both still say
+    /// "the same card".
+    fn ensure_same_card(&mut self) -> Result<(), CardError> {
+        match self.card.status2_owned() {
+            Ok(_) => {}
+            Err(
+                e @ (pcsc::Error::ResetCard | pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard),
+            ) => {
+                tracing::warn!(error = %e, "card reset or removed under the connection; PIN not tried");
+                return Err(CardError::CardChanged);
+            }
+            Err(e) => return Err(map_err(e)),
+        }
+        let (present, count) = reader_state(&self.ctx, &self.reader)?;
+        if !present || count != self.event_count {
+            tracing::warn!(
+                expected = self.event_count,
+                now = count,
+                present,
+                "card removed or replaced since it was seen; PIN not tried"
+            );
+            return Err(CardError::CardChanged);
+        }
+        Ok(())
+    }
+}
+
+/// Which insertion of a card an operation is meant for: the reader, and that reader's PC/SC
+/// event count (the upper 16 bits of `dwEventState`) when the card was seen and its PIN tries
+/// read. pcscd moves the count on at every removal and insertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInsertion {
+    pub reader: String,
+    pub event_count: u32,
+}
+
+/// Whether the reader holds a usable card, and its event count, without waiting.
+fn reader_state(ctx: &Context, reader: &CStr) -> Result<(bool, u32), CardError> {
+    let mut states = [ReaderState::new(reader.to_owned(), State::UNAWARE)];
+    match ctx.get_status_change(Duration::ZERO, &mut states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => {}
+        Err(e) => return Err(map_err(e)),
+    }
+    Ok((
+        card_present(states[0].event_state()),
+        states[0].event_count(),
+    ))
 }
 
 /// A reader as `kioskctl card status` reports it.
@@ -104,26 +160,60 @@ pub fn with_card<T>(
     run_on(
         &ctx,
         &CString::new(reader.name.clone()).expect("reader names have no NUL"),
+        None,
         f,
     )
 }
 
+/// Runs `f` on the card in `reader` over an exclusive connection. With `expected`, the
+/// reader's event count must still be that one (the card seen then is the card used now);
+/// without, the card present at connection time is the one `f` may talk to.
 fn run_on<T>(
     ctx: &Context,
     reader: &CStr,
+    expected: Option<u32>,
     f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>,
 ) -> Result<T, CardError> {
+    let (_, event_count) = reader_state(ctx, reader)?;
+    if expected.is_some_and(|e| e != event_count) {
+        tracing::warn!(
+            expected,
+            now = event_count,
+            "the card was removed or replaced since it was seen"
+        );
+        return Err(CardError::CardChanged);
+    }
     let card = ctx
         .connect(reader, ShareMode::Exclusive, Protocols::ANY)
         .map_err(|e| match e {
             pcsc::Error::NoSmartcard => CardError::NoCard,
             e => map_err(e),
         })?;
-    let mut card = PcscCard(card);
-    let result = f(&mut card);
-    let PcscCard(inner) = card;
-    let _ = inner.disconnect(Disposition::LeaveCard);
+    let mut card = PcscCard {
+        card,
+        ctx: ctx.clone(),
+        reader: reader.to_owned(),
+        event_count,
+    };
+    // Swapped while connecting: nothing is sent.
+    let result = match card.ensure_same_card() {
+        Ok(()) => f(&mut card),
+        Err(e) => Err(e),
+    };
+    let _ = card.card.disconnect(Disposition::LeaveCard);
     result
+}
+
+/// Runs `f` on the card of `insertion` only: if that card has left the reader since (another
+/// card may be in it now, even after the fastest swap), nothing is sent and the answer is
+/// [`CardError::CardChanged`] (or [`CardError::NoCard`] when the reader is empty).
+pub fn with_inserted_card<T>(
+    insertion: &CardInsertion,
+    f: impl FnOnce(&mut dyn CardTransport) -> Result<T, CardError>,
+) -> Result<T, CardError> {
+    let ctx = establish()?;
+    let reader = CString::new(insertion.reader.clone()).map_err(|_| CardError::NoReader)?;
+    run_on(&ctx, &reader, Some(insertion.event_count), f)
 }
 
 /// What the card service tells the session.
@@ -138,6 +228,8 @@ pub enum CardEvent {
         kind: CardKind,
         text_pin_tries: Option<u8>,
         error: Option<CardError>,
+        /// Which card this is: a PIN read for it names it, and runs on no other card.
+        insertion: CardInsertion,
     },
     Removed,
     /// Result of [`CardCommand::ReadBasic4`].
@@ -145,7 +237,13 @@ pub enum CardEvent {
 }
 
 pub enum CardCommand {
-    ReadBasic4(Pin),
+    /// Verify `pin` and read the basic 4 attributes, on the card of `insertion` only, and only
+    /// if its tries left are still `tries_shown` (what the holder saw before typing the PIN).
+    ReadBasic4 {
+        pin: Pin,
+        insertion: CardInsertion,
+        tries_shown: u8,
+    },
 }
 
 type Events = Arc<dyn Fn(CardEvent) + Send + Sync>;
@@ -153,7 +251,6 @@ type Events = Arc<dyn Fn(CardEvent) + Send + Sync>;
 /// Watches readers on its own thread and runs card operations for the session, each on a
 /// short-lived thread with its own PC/SC context and an exclusive connection.
 pub struct CardService {
-    filter: Option<String>,
     events: Events,
 }
 
@@ -164,24 +261,30 @@ impl CardService {
     ) -> Self {
         let events: Events = Arc::new(events);
         let watcher = Watcher {
-            filter: filter.clone(),
+            filter,
             events: events.clone(),
         };
         std::thread::Builder::new()
             .name("card-watch".into())
             .spawn(move || watcher.run())
             .expect("spawn card thread");
-        CardService { filter, events }
+        CardService { events }
     }
 
     /// Runs a command now; its result arrives as a [`CardEvent`].
     pub fn send(&self, cmd: CardCommand) {
-        let (filter, events) = (self.filter.clone(), self.events.clone());
+        let events = self.events.clone();
         let spawned = std::thread::Builder::new()
             .name("card-op".into())
             .spawn(move || match cmd {
-                CardCommand::ReadBasic4(pin) => {
-                    let result = with_card(filter.as_deref(), |t| ops::read_basic4(t, &pin));
+                CardCommand::ReadBasic4 {
+                    pin,
+                    insertion,
+                    tries_shown,
+                } => {
+                    let result = with_inserted_card(&insertion, |t| {
+                        ops::read_basic4_checked(t, &pin, ops::tries_as_shown(tries_shown))
+                    });
                     drop(pin);
                     if let Err(e) = &result {
                         tracing::info!(code = e.code(), "card read failed");
@@ -300,20 +403,20 @@ impl Watcher {
             (None, false) => Seen::Empty,
             (Some((name, count)), false) => Seen::Card(name.clone(), *count),
         };
-        if *seen == next {
-            return;
-        }
-        let was_card = matches!(seen, Seen::Card(..));
-        let is_same_card =
-            matches!((&*seen, &next), (Seen::Card(a, _), Seen::Card(b, _)) if a == b);
-        if was_card && !is_same_card {
+        let change = transition(seen, &next);
+        if change.removed {
             (self.events)(CardEvent::Removed);
         }
         match &next {
+            _ if !change.report => {}
             Seen::Problem(_) => (self.events)(CardEvent::ReaderProblem(CardError::NoReader)),
             Seen::Empty => (self.events)(CardEvent::NoCard),
-            Seen::Card(name, _) if !is_same_card => {
-                let probe = run_on(ctx, name, |t| {
+            Seen::Card(name, count) => {
+                let insertion = CardInsertion {
+                    reader: name.to_string_lossy().into_owned(),
+                    event_count: *count,
+                };
+                let probe = run_on(ctx, name, Some(*count), |t| {
                     let kind = ops::identify(t)?;
                     if kind != CardKind::MyNumberCard {
                         return Ok((kind, None, kind.check_usable().err()));
@@ -331,6 +434,7 @@ impl Watcher {
                             kind,
                             text_pin_tries: tries,
                             error,
+                            insertion,
                         })
                     }
                     Err(CardError::CardRemoved) | Err(CardError::NoCard) => {
@@ -339,19 +443,50 @@ impl Watcher {
                         (self.events)(CardEvent::NoCard);
                         return;
                     }
+                    Err(CardError::CardChanged) => {
+                        // Swapped while we read it: the next look finds the new card.
+                        *seen = Seen::Empty;
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(code = e.code(), error = %e, "card could not be identified");
                         (self.events)(CardEvent::Inserted {
                             kind: CardKind::Unknown,
                             text_pin_tries: None,
                             error: Some(e),
+                            insertion,
                         })
                     }
                 }
             }
-            Seen::Card(..) | Seen::Unknown => {}
+            Seen::Unknown => {}
         }
         *seen = next;
+    }
+}
+
+/// What a new look at the readers means for the session.
+#[derive(Debug, PartialEq, Eq)]
+struct Change {
+    /// The card the session knew has gone (a swap is a removal, then an insertion).
+    removed: bool,
+    /// Report the new state (probe a new card, say "no card" or "no reader").
+    report: bool,
+}
+
+/// A card is the same card only in the same reader with the same event count: pcscd moves
+/// the count on at every removal and insertion, so a swap between two looks is seen even when
+/// both looks find a card.
+fn transition(seen: &Seen, next: &Seen) -> Change {
+    if seen == next {
+        return Change {
+            removed: false,
+            report: false,
+        };
+    }
+    Change {
+        removed: matches!(seen, Seen::Card(..)),
+        report: true,
     }
 }
 
@@ -364,5 +499,49 @@ impl CloneStates for Vec<ReaderState> {
         self.iter()
             .map(|s| ReaderState::new(s.name().to_owned(), State::UNAWARE))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_swapped_between_two_looks_is_reported_removed_and_probed() {
+        let reader = CString::new("Virtual PCD 00 00").unwrap();
+        let a = Seen::Card(reader.clone(), 4);
+        // Taken out and another card put in between two looks: the count moved on by two.
+        let b = Seen::Card(reader.clone(), 6);
+        assert_eq!(
+            transition(&a, &b),
+            Change {
+                removed: true,
+                report: true
+            },
+            "a swap is a removal, then a new card to probe"
+        );
+        assert_eq!(
+            transition(&a, &a),
+            Change {
+                removed: false,
+                report: false
+            }
+        );
+        assert_eq!(
+            transition(&a, &Seen::Empty),
+            Change {
+                removed: true,
+                report: true
+            }
+        );
+        assert_eq!(
+            transition(&Seen::Empty, &b),
+            Change {
+                removed: false,
+                report: true
+            }
+        );
+        let other_reader = Seen::Card(CString::new("Virtual PCD 00 01").unwrap(), 4);
+        assert!(transition(&a, &other_reader).removed);
     }
 }

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::card::basic4::Basic4;
 use crate::card::ops::CardKind;
-use crate::card::pcsc_reader::CardEvent;
+use crate::card::pcsc_reader::{CardEvent, CardInsertion};
 use crate::card::CardError;
 use crate::catalogue::{Procedure, QuestionKind};
 use crate::secret::{Pin, Secret};
@@ -88,6 +88,8 @@ enum CardState {
         kind: CardKind,
         tries: Option<u8>,
         error: Option<CardError>,
+        /// Which card it is: the PIN typed after seeing `tries` is tried on this card only.
+        insertion: CardInsertion,
     },
 }
 
@@ -163,6 +165,26 @@ impl Flow {
         self.lang
     }
 
+    /// Takes over the staff PIN lockout saved before a restart (the runner loads it at start).
+    pub fn restore_staff_lockout(&mut self, saved: super::StaffLockout, now: Now) {
+        self.staff
+            .restore(saved, now.instant, now.wall.unix_timestamp());
+    }
+
+    /// The card an [`Effect::ReadCard`] is for, and the PIN tries left the resident was shown
+    /// before typing the PIN: the read runs on that card only, and only if its tries are still
+    /// those (a card swapped meanwhile, however fast, never sees the PIN).
+    pub fn pin_card(&self) -> Option<(CardInsertion, u8)> {
+        match &self.card {
+            CardState::Present {
+                tries: Some(n),
+                insertion,
+                ..
+            } => Some((insertion.clone(), *n)),
+            _ => None,
+        }
+    }
+
     pub fn handle(&mut self, input: Input, now: Now) -> Vec<Effect> {
         self.today = now.today;
         let mut fx = vec![];
@@ -174,12 +196,23 @@ impl Flow {
             Input::Card(event) => self.card_event(event, now, &mut fx),
             Input::Submitted(result) => self.submitted(result, now, &mut fx),
             Input::Printed(result) => self.printed(result, now, &mut fx),
-            Input::StaffPinChecked(ok) if self.screen == Screen::StaffPin => {
-                if self.staff.checked(ok, now.instant) {
-                    self.go(Screen::Staff, now);
-                    fx.push(Effect::LoadStaffPanel);
-                } else {
-                    self.pin_wrong = true;
+            Input::StaffPinChecked(ok) => {
+                // Counted even when staff mode was left meanwhile: leaving right after each
+                // submit must not make mistakes free.
+                let opens = self.staff.checked(ok, now.instant);
+                if let Some(record) =
+                    self.staff
+                        .to_save(now.instant, now.wall.unix_timestamp(), false)
+                {
+                    fx.push(Effect::SaveStaffLockout(record));
+                }
+                if self.screen == Screen::StaffPin {
+                    if opens {
+                        self.go(Screen::Staff, now);
+                        fx.push(Effect::LoadStaffPanel);
+                    } else {
+                        self.pin_wrong = true;
+                    }
                 }
             }
             Input::StaffPanel(panel) if self.screen == Screen::Staff => {
@@ -191,7 +224,7 @@ impl Flow {
                 fx.push(Effect::LoadStaffPanel);
             }
             // Staff mode was left meanwhile: nothing to show.
-            Input::StaffPinChecked(_) | Input::StaffPanel(_) | Input::Reprinted(_) => {}
+            Input::StaffPanel(_) | Input::Reprinted(_) => {}
             Input::Tick => self.tick(now, &mut fx),
         }
         fx
@@ -226,6 +259,12 @@ impl Flow {
         self.error_code = "";
         self.staff_called = false;
         self.staff.close();
+        if let Some(record) = self
+            .staff
+            .to_save(now.instant, now.wall.unix_timestamp(), true)
+        {
+            fx.push(Effect::SaveStaffLockout(record));
+        }
         self.lang = self.default_lang;
         self.go(to, now);
         fx.push(Effect::Wiped);
@@ -398,6 +437,7 @@ impl Flow {
                 kind,
                 text_pin_tries,
                 error,
+                insertion,
             } => {
                 // A card already in the reader when the kiosk starts waits for "Start".
                 let first_sight = self.card == CardState::Unknown;
@@ -405,6 +445,7 @@ impl Flow {
                     kind,
                     tries: text_pin_tries,
                     error,
+                    insertion,
                 };
                 self.last_try_confirmed = false;
                 if first_sight {
@@ -464,7 +505,9 @@ impl Flow {
                 set_tries(&mut self.card, 0);
                 self.go(Screen::PinLocked, now);
             }
-            Err(CardError::CardRemoved | CardError::NoCard) => {
+            // Removed, or swapped before the PIN was tried: the session ends either way; the
+            // card now in the reader (if any) starts afresh when the watcher reports it.
+            Err(CardError::CardRemoved | CardError::NoCard | CardError::CardChanged) => {
                 self.card = CardState::Absent;
                 self.wipe(Screen::CardRemoved, now, fx);
             }
@@ -974,6 +1017,7 @@ mod tests {
                 kind: CardKind::MyNumberCard,
                 text_pin_tries: Some(tries),
                 error: None,
+                insertion: insertion(4),
             }));
         }
         fn pin(&mut self, digits: &[u8]) -> Vec<Effect> {
@@ -989,6 +1033,45 @@ mod tests {
     }
 
     const HOME: &str = "埼玉県入間郡毛呂山町中央２丁目１番地";
+
+    fn insertion(event_count: u32) -> CardInsertion {
+        CardInsertion {
+            reader: "Virtual PCD 00 00".into(),
+            event_count,
+        }
+    }
+
+    #[test]
+    fn card_swapped_before_verify_reads_only_the_card_whose_tries_were_shown() {
+        let mut t = T::new();
+        t.intent(Intent::Start);
+        t.insert(3);
+        let fx = t.pin(&[1, 2, 3, 4]);
+        assert!(matches!(fx.as_slice(), [Effect::ReadCard(_)]));
+        assert_eq!(t.flow.pin_card(), Some((insertion(4), 3)));
+        // The card service found another card where the tries were read: the session ends.
+        let fx = t.input(Input::Card(CardEvent::Read(Err(CardError::CardChanged))));
+        assert_eq!(t.flow.screen(), Screen::CardRemoved);
+        assert!(fx.iter().any(|e| matches!(e, Effect::Wiped)));
+        assert_eq!(t.flow.pin_card(), None, "no PIN goes anywhere now");
+        // The watcher reports the swap; the new card is its own insertion with its own tries.
+        t.input(Input::Card(CardEvent::Removed));
+        t.input(Input::Card(CardEvent::Inserted {
+            kind: CardKind::MyNumberCard,
+            text_pin_tries: Some(2),
+            error: None,
+            insertion: insertion(6),
+        }));
+        assert_eq!(t.flow.screen(), Screen::Pin);
+        assert_eq!(t.flow.pin_card(), Some((insertion(6), 2)));
+        // After a wrong PIN the tries shown (and required) are the card's new count.
+        t.pin(&[9, 9, 9, 9]);
+        t.input(Input::Card(CardEvent::Read(Err(CardError::WrongPin {
+            tries_left: 1,
+        }))));
+        assert_eq!(t.flow.screen(), Screen::PinLastTry);
+        assert_eq!(t.flow.pin_card(), Some((insertion(6), 1)));
+    }
 
     #[test]
     fn happy_path_submits_once() {
@@ -1177,6 +1260,7 @@ mod tests {
             kind: CardKind::JukiCard,
             text_pin_tries: None,
             error: Some(CardError::JukiCard),
+            insertion: insertion(2),
         }));
         assert_eq!(
             (t.flow.screen(), t.flow.view(t.now.instant).error_code),
@@ -1254,6 +1338,61 @@ mod tests {
             t.flow.view(t.now.instant).question.unwrap().date_text,
             "2026年（令和8年）11月10日"
         );
+    }
+
+    #[test]
+    fn staff_lockout_survives_a_restart() {
+        use crate::staff_lockout;
+        let dir = tempfile::tempdir().unwrap();
+        let path = staff_lockout::path_for(&dir.path().join("outbox.sqlite"));
+        // What the runner does: load at start, save on the effect.
+        let start = |t: &mut T| {
+            let saved = staff_lockout::load(&path, t.now.wall.unix_timestamp());
+            t.flow.restore_staff_lockout(saved, t.now);
+        };
+        let run = |fx: Vec<Effect>| {
+            for e in fx {
+                if let Effect::SaveStaffLockout(state) = e {
+                    staff_lockout::save(&path, &state).unwrap();
+                }
+            }
+        };
+        let mut t = T::new();
+        start(&mut t);
+        t.intent(Intent::StaffMode);
+        for _ in 0..5 {
+            let fx = t.pin(&[1, 2, 3, 4, 5, 6]);
+            assert!(matches!(fx.as_slice(), [Effect::CheckStaffPin(_)]));
+            run(t.input(Input::StaffPinChecked(false)));
+        }
+        assert!(t.flow.view(t.now.instant).staff.unwrap().locked);
+
+        // Power cycle: a new kiosk over the same files, a minute later.
+        let mut t = T::new();
+        t.now.wall += Duration::from_secs(60);
+        start(&mut t);
+        t.intent(Intent::StaffMode);
+        assert!(t.flow.view(t.now.instant).staff.unwrap().locked);
+        let fx = t.pin(&[1, 2, 3, 4, 5, 6]);
+        assert!(fx.is_empty(), "the sixth attempt is refused: {fx:?}");
+        // The rest of the five minutes later, staff mode takes a PIN again.
+        t.now.instant += Duration::from_secs(240);
+        let fx = t.pin(&[1, 2, 3, 4, 5, 6]);
+        assert!(matches!(fx.as_slice(), [Effect::CheckStaffPin(_)]));
+    }
+
+    #[test]
+    fn staff_pin_mistakes_count_even_when_staff_mode_was_left() {
+        let mut t = T::new();
+        for _ in 0..5 {
+            t.intent(Intent::StaffMode);
+            t.pin(&[1, 2, 3, 4, 5, 6]);
+            t.intent(Intent::Back); // left before the answer comes
+            let fx = t.input(Input::StaffPinChecked(false));
+            assert!(fx.iter().any(|e| matches!(e, Effect::SaveStaffLockout(_))));
+        }
+        t.intent(Intent::StaffMode);
+        assert!(t.flow.view(t.now.instant).staff.unwrap().locked);
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod view;
 
 pub use flow::{Flow, FlowTimes, Input, Intent, Now};
 pub use format::{format_birth, format_date, processing_note};
-pub use staff::{StaffPanel, StaffView, UnconfirmedReceipt, STAFF_PIN_LEN};
+pub use staff::{StaffLockout, StaffPanel, StaffView, UnconfirmedReceipt, STAFF_PIN_LEN};
 pub use view::{HolderView, QuestionView, ReceiptView, View};
 
 use crate::card::basic4::Basic4;
@@ -103,6 +103,9 @@ pub enum Effect {
     Wiped,
     /// Check the staff PIN (zeroised after use); answer with [`Input::StaffPinChecked`].
     CheckStaffPin(crate::secret::Secret<Vec<u8>>),
+    /// Save the staff PIN lockout state durably (it must survive a restart) before anything
+    /// else happens.
+    SaveStaffLockout(StaffLockout),
     /// Read the printer's state and the reprint list; answer with [`Input::StaffPanel`].
     LoadStaffPanel,
     /// Reprint this receipt and record the outcome; answer with [`Input::Reprinted`].

@@ -1,7 +1,7 @@
 //! What the UI renders: a plain snapshot of the session, produced by [`super::Flow::view`].
 
 use super::{Lang, Screen};
-use crate::card::basic4::Basic4;
+use crate::card::basic4::{Basic4, Sex};
 use crate::secret::SecretString;
 
 #[derive(Debug, Clone)]
@@ -34,13 +34,14 @@ pub struct View {
     pub staff: Option<super::StaffView>,
 }
 
-/// The card holder as shown on the confirmation screen; zeroised when dropped.
+/// The card holder as shown on the confirmation screen; zeroised when dropped, and every
+/// field prints `***` in `Debug`.
 #[derive(Debug, Clone)]
 pub struct HolderView {
     pub name: SecretString,
     pub address: SecretString,
     pub birth: SecretString,
-    pub sex_code: &'static str,
+    pub sex: Sex,
 }
 
 impl HolderView {
@@ -49,7 +50,7 @@ impl HolderView {
             name: b.name.clone(),
             address: b.address.clone(),
             birth: SecretString::new(super::format::format_birth(b.birth.expose(), lang)),
-            sex_code: b.sex.code(),
+            sex: b.sex,
         }
     }
 }
@@ -78,4 +79,26 @@ pub struct ReceiptView {
     pub problem: &'static str,
     /// "" when the municipality is open; else when processing will start.
     pub processing_note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::basic4;
+
+    #[test]
+    fn holder_view_debug_prints_no_personal_value() {
+        let b = basic4::parse(&basic4::encode(
+            "山田　花子",
+            "埼玉県入間郡毛呂山町中央２丁目１番地",
+            "19800217",
+            "2",
+        ))
+        .unwrap();
+        let h = HolderView::from_card(&b, Lang::Ja);
+        let printed = format!("{h:?}");
+        for value in ["山田", "毛呂山町", "1980", "昭和", "Female", "\"2\""] {
+            assert!(!printed.contains(value), "{value} in {printed}");
+        }
+    }
 }

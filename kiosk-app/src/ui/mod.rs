@@ -111,7 +111,7 @@ pub fn apply(app: &AppWindow, v: &View) {
             k.set_holder_name(s(h.name.expose()));
             k.set_holder_address(s(h.address.expose()));
             k.set_holder_birth(s(h.birth.expose()));
-            k.set_holder_sex(s(h.sex_code));
+            k.set_holder_sex(s(h.sex.code()));
         }
         None => {
             for set in [

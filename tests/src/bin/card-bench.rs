@@ -52,10 +52,20 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..rounds {
         let t = Instant::now();
         card.insert()?;
-        wait(&|e| matches!(e, CardEvent::Inserted { .. }))?;
+        let insertion = loop {
+            if let CardEvent::Inserted { insertion, .. } =
+                rx.recv_timeout(Duration::from_secs(20))?
+            {
+                break insertion;
+            }
+        };
         ready.push(t.elapsed());
         let t = Instant::now();
-        service.send(CardCommand::ReadBasic4(Pin::new_4_digits(b"1234")?));
+        service.send(CardCommand::ReadBasic4 {
+            pin: Pin::new_4_digits(b"1234")?,
+            insertion,
+            tries_shown: 3,
+        });
         wait(&|e| matches!(e, CardEvent::Read(Ok(_))))?;
         read.push(t.elapsed());
         card.remove();

@@ -202,7 +202,7 @@ impl Flow {
                 let opens = self.staff.checked(ok, now.instant);
                 if let Some(record) =
                     self.staff
-                        .to_save(now.instant, now.wall.unix_timestamp(), false)
+                        .take_unsaved(now.instant, now.wall.unix_timestamp(), false)
                 {
                     fx.push(Effect::SaveStaffLockout(record));
                 }
@@ -261,7 +261,7 @@ impl Flow {
         self.staff.close();
         if let Some(record) = self
             .staff
-            .to_save(now.instant, now.wall.unix_timestamp(), true)
+            .take_unsaved(now.instant, now.wall.unix_timestamp(), true)
         {
             fx.push(Effect::SaveStaffLockout(record));
         }

@@ -118,7 +118,12 @@ impl StaffState {
     /// The record to save now, if the file is behind memory: at once after a mistake or a
     /// lockout (before staff can try again), and on `leaving` staff mode for a right PIN
     /// that cleared the mistakes (the file stays the stricter of the two until then).
-    pub fn to_save(&mut self, now: Instant, now_unix: i64, leaving: bool) -> Option<StaffLockout> {
+    pub fn take_unsaved(
+        &mut self,
+        now: Instant,
+        now_unix: i64,
+        leaving: bool,
+    ) -> Option<StaffLockout> {
         let current = (self.failures, self.locked_until);
         if current == self.on_disk {
             return None;
@@ -190,12 +195,12 @@ mod tests {
         for n in 1..=4 {
             s.checked(false, t0);
             let file = s
-                .to_save(t0, T0_UNIX, false)
+                .take_unsaved(t0, T0_UNIX, false)
                 .expect("a mistake is saved at once");
             assert_eq!(file.failures, n);
         }
         s.checked(false, t0);
-        let file = s.to_save(t0, T0_UNIX, false).unwrap();
+        let file = s.take_unsaved(t0, T0_UNIX, false).unwrap();
         assert_eq!(
             file,
             StaffLockout {
@@ -269,14 +274,18 @@ mod tests {
         let t0 = Instant::now();
         let mut s = StaffState::default();
         s.checked(false, t0);
-        assert!(s.to_save(t0, T0_UNIX, false).is_some());
+        assert!(s.take_unsaved(t0, T0_UNIX, false).is_some());
         assert!(s.checked(true, t0));
-        assert_eq!(s.to_save(t0, T0_UNIX, false), None, "not while opening");
         assert_eq!(
-            s.to_save(t0, T0_UNIX, true),
+            s.take_unsaved(t0, T0_UNIX, false),
+            None,
+            "not while opening"
+        );
+        assert_eq!(
+            s.take_unsaved(t0, T0_UNIX, true),
             Some(StaffLockout::default()),
             "on leaving"
         );
-        assert_eq!(s.to_save(t0, T0_UNIX, true), None, "once");
+        assert_eq!(s.take_unsaved(t0, T0_UNIX, true), None, "once");
     }
 }

@@ -589,6 +589,26 @@ impl SyncFixture {
             .output()?)
     }
 
+    /// `counter-sync enqueue-synthetic --count N`, as a technician runs it: the new
+    /// applications' ids.
+    pub fn enqueue_synthetic(&self, count: usize) -> Vec<String> {
+        let out = self
+            .cli(&["enqueue-synthetic", "--count", &count.to_string(), "--json"])
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["application_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// POSTs seen by all backends together.
     pub fn total_posts(&self) -> usize {
         self.backends

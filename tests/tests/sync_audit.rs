@@ -13,24 +13,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn enqueue(fx: &SyncFixture, count: usize) -> Vec<String> {
-    let out = fx
-        .cli(&["enqueue-synthetic", "--count", &count.to_string(), "--json"])
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["application_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn delivered(fx: &SyncFixture, code: &str) -> u64 {
     let outbox = Outbox::open(&fx.config.outbox.path).unwrap();
     outbox
@@ -72,7 +54,7 @@ fn redirects_are_never_followed() {
             1000,
         )],
     }));
-    enqueue(&fx, 20);
+    fx.enqueue_synthetic(20);
     let _sync = SyncGuard::spawn(fx.config.clone());
     wait_until(Duration::from_secs(20), "the destination is paused", || {
         destination(&fx, &code).is_some_and(|d| d.paused_until.is_some())
@@ -107,7 +89,7 @@ fn one_municipality_whose_ca_file_is_missing_does_not_stop_the_others() {
     let (broken, healthy) = (fx.codes[0].clone(), fx.codes[1].clone());
     let ca = fx.dir.path().join(format!("{broken}.ca.pem"));
     std::fs::remove_file(&ca).unwrap();
-    enqueue(&fx, 20);
+    fx.enqueue_synthetic(20);
     let _sync = SyncGuard::spawn(fx.config.clone());
     wait_until(
         Duration::from_secs(30),
@@ -162,7 +144,7 @@ fn a_clock_that_jumps_forward_and_back_cannot_hold_deliveries_back() {
         seed: 3,
         faults: vec![(Fault::Status(503, None), 1000)],
     }));
-    enqueue(&fx, 6);
+    fx.enqueue_synthetic(6);
     let _sync = SyncGuard::spawn_with_clock(fx.config.clone(), clock);
     wait_until(Duration::from_secs(20), "failed attempts recorded", || {
         destination(&fx, &code).is_some_and(|d| d.failures >= 2)
@@ -181,7 +163,7 @@ fn a_clock_that_jumps_forward_and_back_cannot_hold_deliveries_back() {
     // Now the clock falls five years behind: what was enqueued at the true time is due
     // within the policy's horizon, not in five years.
     offset.store(-YEARS, Ordering::SeqCst);
-    enqueue(&fx, 3);
+    fx.enqueue_synthetic(3);
     wait_until(
         Duration::from_secs(20),
         "delivered with the clock behind",
@@ -204,7 +186,7 @@ fn a_success_answer_outside_the_contract_pauses_instead_of_resending() {
         seed: 5,
         faults: vec![(Fault::Json(200, r#"{"ok":true}"#.into()), 1000)],
     }));
-    let ids = enqueue(&fx, 4);
+    let ids = fx.enqueue_synthetic(4);
     let _sync = SyncGuard::spawn(fx.config.clone());
     wait_until(Duration::from_secs(20), "the destination is paused", || {
         destination(&fx, &code).is_some_and(|d| d.paused_until.is_some())
@@ -228,7 +210,7 @@ fn a_relabelled_envelope_is_refused_by_the_municipality() {
     })
     .unwrap();
     let code = fx.codes[0].clone();
-    let ids = enqueue(&fx, 2);
+    let ids = fx.enqueue_synthetic(2);
     // The stored POST bodies, exactly as counter-sync would send them.
     let mut outbox = Outbox::open(&fx.config.outbox.path).unwrap();
     let claimed = outbox

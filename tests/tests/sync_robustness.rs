@@ -9,24 +9,6 @@ use madoguchi_tests::harness::{wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::time::Duration;
 
-fn enqueue(fx: &SyncFixture, count: usize) -> Vec<String> {
-    let out = fx
-        .cli(&["enqueue-synthetic", "--count", &count.to_string(), "--json"])
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["application_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn in_process_daemon(fx: &SyncFixture) -> madoguchi_tests::harness::SyncGuard {
     madoguchi_tests::harness::SyncGuard::spawn(fx.config.clone())
 }
@@ -44,7 +26,7 @@ fn a_hanging_backend_never_delays_the_others() {
         seed: 1,
         faults: vec![(Fault::Hang, 1000)],
     }));
-    enqueue(&fx, 300);
+    fx.enqueue_synthetic(300);
     let _sync = in_process_daemon(&fx);
     wait_until(
         Duration::from_secs(60),
@@ -80,7 +62,7 @@ fn mutual_tls_with_a_per_municipality_ca() {
     })
     .unwrap();
     assert!(fx.backends[0].url().starts_with("https://"));
-    let ids = enqueue(&fx, 10);
+    let ids = fx.enqueue_synthetic(10);
     let sync = in_process_daemon(&fx);
     let delivered = wait_until(Duration::from_secs(30), "delivered over mutual TLS", || {
         fx.backends[0].received().len() + fx.backends[1].received().len() == 10
@@ -172,7 +154,7 @@ fn closed_municipality_gets_nothing_until_it_opens() {
         ..Default::default()
     })
     .unwrap();
-    enqueue(&fx, 40);
+    fx.enqueue_synthetic(40);
     let _sync = in_process_daemon(&fx);
     wait_until(
         Duration::from_secs(30),
@@ -205,7 +187,7 @@ fn refused_kiosk_pauses_the_destination_until_staff_resume_it() {
         seed: 1,
         faults: vec![(Fault::Status(401, None), 1000)],
     }));
-    let ids = enqueue(&fx, 3);
+    let ids = fx.enqueue_synthetic(3);
     let sync = in_process_daemon(&fx);
     let outbox = Outbox::open(&fx.config.outbox.path).unwrap();
     wait_until(Duration::from_secs(20), "the destination is paused", || {
@@ -269,7 +251,7 @@ fn metrics_endpoint_reports_queue_and_attempts() {
         .unwrap()
         .faults
         .push_back(Fault::Status(422, None));
-    enqueue(&fx, 6);
+    fx.enqueue_synthetic(6);
     let _sync = in_process_daemon(&fx);
     wait_until(Duration::from_secs(20), "all answered", || {
         fx.backends[0].received().len() + fx.backends[1].received().len() == 5
@@ -322,7 +304,7 @@ fn broken_files_are_named_and_never_reset() {
     // A second daemon on the same outbox is refused while the first runs.
     let log = fx.dir.path().join("daemon.log");
     let mut first = fx.spawn_daemon(&log).unwrap();
-    enqueue(&fx, 2);
+    fx.enqueue_synthetic(2);
     wait_until(Duration::from_secs(20), "the first daemon delivers", || {
         fx.backends
             .iter()

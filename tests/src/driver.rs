@@ -319,3 +319,68 @@ pub fn screenshot(app: &AppWindow, path: &Path) -> Result<(), String> {
         .and_then(|mut w| w.write_image_data(snap.as_bytes()))
         .map_err(|e| e.to_string())
 }
+
+/// One resident's session with a printer that can never confirm (`connection`, whole-print
+/// budget `timeout_ms`): it must end on the receipt screen with "The printer is not
+/// connected" within `patience`, the receipt must be on `kioskctl printer unconfirmed`, and
+/// `kioskctl printer test` must give up within `patience` too. Returns that last run for the
+/// caller's own checks. `what` names the case in the log.
+pub fn unconfirmable_printer_session(
+    connection: String,
+    timeout_ms: u64,
+    patience: Duration,
+    what: &str,
+) -> crate::harness::CliOutput {
+    use crate::harness::{binary, ensure_pcscd, run_cli_within, FileLock, Fixture, FixtureOptions};
+    ensure_pcscd().expect("pcscd with vpcd");
+    let ctl = binary("kioskctl").unwrap();
+    let _card_slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let fx = Fixture::new(FixtureOptions {
+        printer_connection: Some(connection),
+        printer_timeout_ms: timeout_ms,
+        ..Default::default()
+    })
+    .unwrap();
+    let card = fx.card(crate::vcard::CardModel::default());
+
+    init_headless();
+    let app = AppWindow::new().unwrap();
+    app.window().set_size(slint::PhysicalSize::new(1080, 1920));
+    let _session = kiosk_app::ui::start_session(&app, &fx.config).unwrap();
+
+    let seen = Rc::new(RefCell::new(Unprinted::default()));
+    Script::new()
+        .submit_juminhyo(card.clone())
+        .receipt_not_printed(patience, seen.clone())
+        .finish_and_take(card)
+        .run(&app)
+        .unwrap();
+    let seen = seen.borrow().clone();
+    eprintln!("{what}: done screen after {:?}", seen.took);
+    assert_eq!(
+        seen.problem, "offline",
+        "told: the printer is not connected"
+    );
+
+    let unconfirmed = run_cli_within(
+        &ctl,
+        &fx.config_path,
+        &["printer", "unconfirmed", "--json"],
+        patience,
+    )
+    .expect("kioskctl printer unconfirmed ends");
+    let list = unconfirmed.json["unconfirmed"].as_array().cloned().unwrap();
+    assert_eq!(list.len(), 1, "{}", unconfirmed.json);
+    assert_eq!(list[0]["receipt_number"], seen.receipt.as_str());
+    assert_eq!(list[0]["problem"], "offline");
+
+    let started = Instant::now();
+    let test = run_cli_within(&ctl, &fx.config_path, &["printer", "test"], patience)
+        .expect("kioskctl printer test gives up within the deadline");
+    eprintln!(
+        "{what}: kioskctl printer test gave up after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(test.code, 1, "{}", test.stderr);
+    test
+}

@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod hours;
+pub mod memory;
 pub mod metrics;
 pub mod outbox;
 pub mod retry;

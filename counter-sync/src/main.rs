@@ -51,6 +51,8 @@ fn main() {
 }
 
 fn real_main() -> anyhow::Result<()> {
+    counter_sync::memory::forbid_dumps()
+        .map_err(|e| anyhow::anyhow!("cannot make counter-sync non-dumpable: {e}"))?;
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

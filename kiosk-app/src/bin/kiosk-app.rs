@@ -25,6 +25,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
+    counter_sync::memory::forbid_dumps().context("cannot make the kiosk process non-dumpable")?;
     let cli = Cli::parse();
     let cfg = KioskConfig::load(&cli.config)?;
     let app = AppWindow::new().context("cannot create the kiosk window")?;

@@ -176,6 +176,13 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    // `card read` holds the holder's data and `doctor` the config: no dumps, no peeking.
+    counter_sync::memory::forbid_dumps().map_err(|e| {
+        fail(
+            "non_dumpable",
+            format!("cannot make kioskctl non-dumpable: {e}"),
+        )
+    })?;
     match cli.command {
         Command::Card {
             command: CardCommand::Status { json },

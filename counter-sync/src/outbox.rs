@@ -953,6 +953,36 @@ fn row_from_sql(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 mod tests {
     use super::*;
 
+    /// The pragmas the durability and privacy claims rest on, read back from the connection
+    /// the outbox really uses (a kill test cannot see `synchronous`: the page cache survives
+    /// SIGKILL; the power-cut test can, this one names it).
+    #[test]
+    fn pragmas_read_back_from_the_live_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(&dir.path().join("outbox.sqlite3")).unwrap();
+        let get = |name: &str| -> String {
+            ob.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(get("journal_mode"), "wal");
+        assert_eq!(get("synchronous"), "2", "FULL: every commit fsyncs the WAL");
+        assert_eq!(get("foreign_keys"), "1");
+        assert_eq!(
+            get("secure_delete"),
+            "1",
+            "deleted payloads are overwritten"
+        );
+        assert_eq!(get("busy_timeout"), "10000");
+    }
+
     fn claim_one(ob: &mut Outbox, now_ms: i64, lease: Duration) -> Option<Claimed> {
         ob.claim_batch("113263", now_ms, lease, 1).unwrap().pop()
     }

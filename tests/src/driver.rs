@@ -108,6 +108,12 @@ impl Script {
         self.act(&format!("click {label:?}"), move |app| click(app, &l))
     }
 
+    /// Taps the element labelled `label` with a finger: see [`tap`].
+    pub fn tap(self, label: &str) -> Self {
+        let l = label.to_owned();
+        self.act(&format!("tap {label:?}"), move |app| tap(app, &l))
+    }
+
     pub fn clicks(mut self, labels: &[&str]) -> Self {
         for l in labels {
             self = self.click(l);
@@ -303,6 +309,30 @@ pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
         ));
     };
     e.invoke_accessible_default_action();
+    Ok(())
+}
+
+/// Presses where the element labelled `label` is, the way a finger does: pointer press and
+/// release at its centre, delivered to whatever is on top there (an overlay's touch area
+/// included), unlike [`click`], which invokes the element's action directly.
+pub fn tap(app: &AppWindow, label: &str) -> Result<(), String> {
+    use slint::platform::{PointerEventButton, WindowEvent};
+    let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
+    let e = found
+        .first()
+        .ok_or_else(|| format!("nothing labelled {label:?} to tap"))?;
+    let (pos, size) = (e.absolute_position(), e.size());
+    let position = slint::LogicalPosition::new(pos.x + size.width / 2.0, pos.y + size.height / 2.0);
+    let w = app.window();
+    let button = PointerEventButton::Left;
+    for event in [
+        WindowEvent::PointerMoved { position },
+        WindowEvent::PointerPressed { position, button },
+        WindowEvent::PointerReleased { position, button },
+        WindowEvent::PointerExited,
+    ] {
+        w.dispatch_event(event);
+    }
     Ok(())
 }
 

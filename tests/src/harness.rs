@@ -617,3 +617,48 @@ impl SyncFixture {
             .sum()
     }
 }
+
+/// Every byte string that would give `holder` away, named: the name and the distinctive part
+/// of the address (after the municipality, which is not personal) in UTF-8 (the card's own
+/// encoding and Rust's), Shift_JIS (the printer's) and UTF-16; the birth date as the card
+/// stores it, as the sealed content and the CLI write it, with slashes, and as each UI
+/// language shows it. The secret-absence checks all search for these.
+pub fn personal_data_needles(holder: &crate::vcard::Holder) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let street = holder
+        .address
+        .split_once('町')
+        .or_else(|| holder.address.split_once('市'))
+        .map_or(holder.address.as_str(), |(_, rest)| rest);
+    for (what, text) in [("name", holder.name.as_str()), ("street", street)] {
+        out.push((format!("{what} in UTF-8"), text.as_bytes().to_vec()));
+        let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
+        if !unmappable {
+            out.push((format!("{what} in Shift_JIS"), sjis.into_owned()));
+        }
+        let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        out.push((format!("{what} in UTF-16"), utf16));
+    }
+    let b = &holder.birth;
+    let mut births = vec![
+        b.clone(),
+        format!("{}-{}-{}", &b[..4], &b[4..6], &b[6..]),
+        format!("{}/{}/{}", &b[..4], &b[4..6], &b[6..]),
+    ];
+    for lang in kiosk_app::session::Lang::ALL {
+        births.push(kiosk_app::session::format_birth(b, lang));
+    }
+    for form in births {
+        out.push((format!("birth date {form}"), form.into_bytes()));
+    }
+    out
+}
+
+/// The needles of [`personal_data_needles`] found in `bytes`.
+pub fn personal_data_in(bytes: &[u8], needles: &[(String, Vec<u8>)]) -> Vec<String> {
+    needles
+        .iter()
+        .filter(|(_, n)| bytes.windows(n.len()).any(|w| w == n.as_slice()))
+        .map(|(what, _)| what.clone())
+        .collect()
+}

@@ -2,9 +2,10 @@
 //! `--json`, a non-zero exit with a readable message on failure, stable error codes.
 
 use madoguchi_tests::harness::{
-    binary, ensure_pcscd, run_cli as run, wait_until, FileLock, Fixture, FixtureOptions,
+    binary, ensure_pcscd, personal_data_in, personal_data_needles, run_cli as run, wait_until,
+    FileLock, Fixture, FixtureOptions,
 };
-use madoguchi_tests::vcard::CardModel;
+use madoguchi_tests::vcard::{CardModel, Holder};
 use madoguchi_tests::vprinter::Mode;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -134,14 +135,9 @@ fn kioskctl_and_counter_sync_contracts() {
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success());
-    for secret in [
-        "山田",
-        "毛呂山町中央",
-        "19800217",
-        "1234",
-        "31 32 33 34",
-        "49, 50, 51, 52",
-    ] {
+    let found = personal_data_in(log.as_bytes(), &personal_data_needles(&Holder::default()));
+    assert!(found.is_empty(), "{found:?} in the log: {log}");
+    for secret in ["1234", "31 32 33 34", "49, 50, 51, 52"] {
         assert!(!log.contains(secret), "{secret} in the log: {log}");
     }
     card.remove();
@@ -272,4 +268,82 @@ fn kioskctl_card_read_refuses_the_last_try() {
         run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == false
     })
     .unwrap();
+}
+
+/// `kioskctl staff hash-pin` writes an Argon2id PHC string that an independent implementation
+/// (argon2-cffi, over the reference C library) verifies for that PIN and rejects for
+/// another; each hash has its own salt; a PIN that is not 6 digits is refused; the PIN is
+/// never echoed.
+#[test]
+fn kioskctl_staff_hash_pin_verifies_with_argon2_cffi() {
+    let kioskctl = binary("kioskctl").unwrap();
+    let hash_pin = |pin: &str| {
+        let mut child = Command::new(&kioskctl)
+            .args(["staff", "hash-pin", "--pin-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pin}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Debian's python3-argon2 lives with the system interpreter, not a pyenv one.
+    let verify = |hash: &str, pin: &str| {
+        let mut child = Command::new("/usr/bin/python3")
+            .args([
+                "-c",
+                "import argon2, sys\n\
+                 h = sys.argv[1]\n\
+                 p = argon2.extract_parameters(h)\n\
+                 assert p.type == argon2.Type.ID, p\n\
+                 print(p.memory_cost, p.time_cost, p.parallelism)\n\
+                 try:\n    argon2.PasswordHasher().verify(h, sys.stdin.read())\n\
+                 except argon2.exceptions.VerifyMismatchError:\n    sys.exit(3)",
+                hash,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3-argon2 (deploy/setup.sh installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    let out = hash_pin("314159");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let hash = stdout.trim();
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(!stdout.contains("314159") && !String::from_utf8_lossy(&out.stderr).contains("314159"));
+    let (code, said) = verify(hash, "314159");
+    assert_eq!(code, Some(0), "argon2-cffi verifies the right PIN: {said}");
+    eprintln!("argon2id m t p: {said}");
+    let (code, said) = verify(hash, "314158");
+    assert_eq!(code, Some(3), "argon2-cffi rejects another PIN: {said}");
+
+    let again = String::from_utf8(hash_pin("314159").stdout).unwrap();
+    assert_ne!(again.trim(), hash, "a fresh salt for every hash");
+
+    for bad in ["31415", "3141592", "31415a", ""] {
+        let out = hash_pin(bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?} refused");
+        assert!(out.stdout.is_empty(), "no hash for {bad:?}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The session ends safely when the resident leaves: card removal mid-session wipes it, an
 //! idle kiosk counts down and returns to the welcome screen, a wrong PIN shows the tries left
-//! and the last try needs a separate confirmation. Nothing reaches the outbox in any of them.
+//! and the last try needs a separate confirmation. Nothing reaches the outbox in any of them,
+//! not even the application that was complete on the review screen when the card left.
 
 use kiosk_app::ui::generated::Screen;
 use kiosk_app::ui::{start_session, AppWindow, Kiosk};
@@ -40,7 +41,8 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         card.clone(),
     );
     Script::new()
-        // 1. Card pulled out on the confirmation screen: wiped, told, back to welcome.
+        // 1. Card pulled out on the review screen, the application complete but not yet
+        //    submitted: wiped, told, back to welcome, and nothing submitted.
         .screen(Screen::Welcome)
         .click("English")
         .click("Start")
@@ -52,6 +54,10 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .wait("identity shown", Duration::from_secs(1), |app| {
             !k(app).get_holder_name().is_empty()
         })
+        .click("Yes, continue")
+        .screen(Screen::Municipality)
+        .click("Next")
+        .juminhyo_in_english(0)
         .act("pull the card out", move |_| {
             c2.remove();
             Ok(())
@@ -80,11 +86,19 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .wait("idle countdown shown", Duration::from_secs(5), |app| {
             k(app).get_idle_warning() && k(app).get_idle_seconds_left() > 0
         })
-        .click("Continue")
+        // Taps, not accessibility actions: the overlay's own touch area must take them.
+        // A tap on the keypad under the overlay is swallowed; "Continue" is reached by touch.
+        .tap("2")
+        .tap("Continue")
         .wait(
             "countdown dismissed by a touch",
             Duration::from_secs(1),
             |app| !k(app).get_idle_warning(),
+        )
+        .wait(
+            "the keypad under the overlay took nothing (the intents are handled in order)",
+            Duration::from_secs(1),
+            |app| k(app).get_pin_length() == 2,
         )
         .wait("idle countdown again", Duration::from_secs(5), |app| {
             k(app).get_idle_warning()
@@ -137,6 +151,8 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
             "the My Number EF is never selected"
         );
     });
+    // The first resident's application was complete on the review screen when the card
+    // left; neither that nor the later interruptions submitted anything.
     let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     assert!(outbox.list().unwrap().is_empty(), "nothing was submitted");
 }

@@ -4,7 +4,10 @@
 //! delivers all of them.
 
 use counter_sync::outbox::{Outbox, State};
-use madoguchi_tests::harness::{binary, wait_until, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{
+    binary, personal_data_in, personal_data_needles, wait_until, Fixture, FixtureOptions,
+};
+use madoguchi_tests::vcard::Holder;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -64,18 +67,15 @@ fn every_application_seen_as_submitted_survives_sigkill() {
         .map(|m| m.backend.received().len())
         .sum();
     assert_eq!(received, total);
-    // The resident's name is nowhere in the files (WAL included) after all this.
-    for suffix in ["", "-wal"] {
+    // Nothing of the resident (name, address, birth date in any form) is in the files
+    // (WAL and shared memory included) after all this.
+    let needles = personal_data_needles(&Holder::default());
+    for suffix in ["", "-wal", "-shm"] {
         let mut p = fx.config.sync.outbox.path.clone().into_os_string();
         p.push(suffix);
         if let Ok(bytes) = std::fs::read(&p) {
-            for secret in ["山田", "毛呂山町中央"] {
-                let needle = secret.as_bytes();
-                assert!(
-                    !bytes.windows(needle.len()).any(|w| w == needle),
-                    "{secret} in {p:?}"
-                );
-            }
+            let found = personal_data_in(&bytes, &needles);
+            assert!(found.is_empty(), "{found:?} in {p:?}");
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Personal data stays in freed memory: after a resident's session has ended, an attacker
 //! who can read the kiosk process's memory (`/proc/PID/mem`, as root or with
 //! `CAP_SYS_PTRACE`) finds neither the holder's name nor address nor birth date, in any
-//! encoding they took on the way: UTF-8 (the card's own and Slint's), Shift_JIS (the
-//! receipt printer's) and UTF-16. The same read while the holder is on the confirmation
+//! form they took on the way (`harness::personal_data_needles`): UTF-8 (the card's own and
+//! Slint's), Shift_JIS (the receipt printer's), UTF-16, every written form of the date. The same read while the holder is on the confirmation
 //! screen does find them, so the reader is known to see what is there.
 
-use madoguchi_tests::harness::{binary, ensure_pcscd, FileLock, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{
+    binary, ensure_pcscd, personal_data_needles, FileLock, Fixture, FixtureOptions,
+};
 use madoguchi_tests::vcard::{CardModel, Holder};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
@@ -18,30 +20,6 @@ fn holder() -> Holder {
         birth: "19761103".into(),
         sex: "2".into(),
     }
-}
-
-/// Every byte string that would give the holder away.
-fn needles(h: &Holder) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![];
-    // The distinctive part of the address alone too, in case it is kept split.
-    let street = h.address.trim_start_matches("埼玉県入間郡毛呂山町");
-    for (what, text) in [("name", h.name.as_str()), ("street", street)] {
-        out.push((format!("{what} in UTF-8"), text.as_bytes().to_vec()));
-        let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
-        assert!(!unmappable);
-        out.push((format!("{what} in Shift_JIS"), sjis.into_owned()));
-        let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        out.push((format!("{what} in UTF-16"), utf16));
-    }
-    let b = &h.birth;
-    for form in [
-        b.clone(),
-        format!("{}-{}-{}", &b[..4], &b[4..6], &b[6..]),
-        format!("{}/{}/{}", &b[..4], &b[4..6], &b[6..]),
-    ] {
-        out.push((format!("birth date {form}"), form.into_bytes()));
-    }
-    out
 }
 
 /// Reads every writable mapping of process `pid` (personal data can only have been written
@@ -86,7 +64,7 @@ fn no_personal_data_in_kiosk_memory_after_the_session() {
     let mut model = CardModel::default();
     model.holder = holder.clone();
     let card = fx.card(model);
-    let needles = needles(&holder);
+    let needles = personal_data_needles(&holder);
 
     let mut child = Command::new(&session_bin)
         .arg(&fx.config_path)

@@ -14,6 +14,7 @@ PACKAGES=(
   libfontconfig1-dev libxkbcommon-x11-0              # Slint software renderer, X11 window
   xvfb xauth                                         # a display for CI screenshots
   fonts-morisawa-bizud-gothic zbar-tools             # receipts font; QR decoding in checks
+  python3-jwcrypto                                   # independent JWE oracle (tests/oracles)
 )
 
 missing=()

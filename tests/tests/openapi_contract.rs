@@ -218,6 +218,7 @@ fn client_and_reference_backend_follow_the_openapi_document() {
     );
     let before = backend.exchanges().len();
     // Every answer of the reference backend is documented, with the documented body.
+    counter_sync::client::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
     let base = backend.url();
     let id = envelope["application_id"].as_str().unwrap();

@@ -294,6 +294,7 @@ fn metrics_endpoint_reports_queue_and_attempts() {
             .all(|r| matches!(r.state, State::Delivered | State::Failed))
     })
     .unwrap();
+    counter_sync::client::install_crypto_provider();
     let mut text = String::new();
     wait_until(
         Duration::from_secs(10),

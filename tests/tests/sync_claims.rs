@@ -142,10 +142,14 @@ fn an_answer_larger_than_the_cap_is_not_read() {
     }));
     let ids = fx.enqueue_synthetic(1);
     let _sync = fx.start_daemon();
-    wait_until(Duration::from_secs(20), "the attempt's outcome recorded", || {
-        let r = row(&fx, &ids[0]);
-        r.attempts >= 1 && r.state != State::Sending
-    })
+    wait_until(
+        Duration::from_secs(20),
+        "the attempt's outcome recorded",
+        || {
+            let r = row(&fx, &ids[0]);
+            r.attempts >= 1 && r.state != State::Sending
+        },
+    )
     .unwrap();
     let r = row(&fx, &ids[0]);
     assert_ne!(r.state, State::Delivered, "a capped answer is no delivery");

@@ -138,7 +138,12 @@ pub async fn run_with_clock(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen for metrics on {addr}"))?;
-        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        // The bound address, not the configured one: with port 0 the system picks a free
+        // port, and this line is how a test (or a technician) learns it.
+        let bound = listener
+            .local_addr()
+            .with_context(|| format!("metrics listener on {addr}"))?;
+        tracing::info!(%addr, "metrics at http://{bound}/metrics");
         tasks.spawn(crate::metrics::serve(
             listener,
             metrics.clone(),

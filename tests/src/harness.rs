@@ -1,6 +1,7 @@
 //! Test and demo plumbing: pcscd with the vpcd reader, a kiosk configuration with two
 //! participating municipalities served by reference backends, the virtual printer, and
-//! counter-sync running on its own thread.
+//! counter-sync running as its own process (`counter-sync run`, as systemd runs it), or on a
+//! thread of the test only where a test must inject the daemon's clock.
 
 use crate::refbackend::RefBackend;
 use crate::vcard::{CardModel, VirtualCard};
@@ -95,6 +96,89 @@ pub fn wait_until(
         eprintln!("waited {:?} until {what}", start.elapsed());
     }
     Ok(())
+}
+
+/// Checks that `cond` keeps holding for the whole of `window` (polled every 20 ms), failing as
+/// soon as it does not. For "nothing happened": the caller derives `window` from the policy
+/// under test, so that the thing that must not happen would have happened within it.
+pub fn holds_for(
+    window: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        if !cond() {
+            anyhow::bail!(
+                "{what} stopped holding after {:?} (of {window:?})",
+                start.elapsed()
+            );
+        }
+        if start.elapsed() >= window {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A loopback address that certainly refuses connections while this value lives: a TCP socket
+/// bound to it by the test that never listens. A connection to a bound port with no listener
+/// is answered by the kernel with a reset (`ECONNREFUSED`) at once, and no other process can
+/// bind the port meanwhile (our socket does not set `SO_REUSEADDR`), so unlike a guessed
+/// port (`:9`, or one freed after bind-then-drop) nothing can ever answer on it — and unlike a
+/// listener that never accepts, connecting does not hang until a timeout.
+pub struct Unreachable {
+    fd: std::os::fd::OwnedFd,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Unreachable {
+    pub fn new() -> anyhow::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket(2); the result is checked before it is owned.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        anyhow::ensure!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        sin.sin_port = 0;
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        use std::os::fd::AsRawFd;
+        // SAFETY: `sin` is a valid sockaddr_in of `len` bytes; `fd` is open.
+        let bound = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sin as *const libc::sockaddr_in).cast(),
+                len,
+            )
+        };
+        anyhow::ensure!(bound == 0, "bind: {}", std::io::Error::last_os_error());
+        let mut got_len = len;
+        // SAFETY: `sin` has room for `got_len` bytes; `fd` is open.
+        let named = unsafe {
+            libc::getsockname(
+                fd.as_raw_fd(),
+                (&mut sin as *mut libc::sockaddr_in).cast(),
+                &mut got_len,
+            )
+        };
+        anyhow::ensure!(
+            named == 0,
+            "getsockname: {}",
+            std::io::Error::last_os_error()
+        );
+        let addr =
+            std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(sin.sin_port)));
+        Ok(Self { fd, addr })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        let _ = &self.fd;
+        format!("http://{}", self.addr)
+    }
 }
 
 /// A municipality served by a reference backend, with its key pair.
@@ -269,9 +353,19 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
             .expect("configured municipality")
     }
 
-    /// Runs counter-sync's daemon on a thread until the returned guard is dropped.
+    /// Runs `counter-sync run` as its own process until the returned guard is dropped.
     pub fn start_counter_sync(&self) -> SyncGuard {
-        SyncGuard::spawn(self.config.sync.clone())
+        SyncGuard::process(&self.config_path).expect("counter-sync run starts")
+    }
+
+    /// Points a municipality at another endpoint, in the config file and in `config`.
+    pub fn set_endpoint(&mut self, code: &str, url: &str) -> anyhow::Result<()> {
+        let old = self.municipality(code).backend.url();
+        let text = std::fs::read_to_string(&self.config_path)?;
+        anyhow::ensure!(text.contains(&old), "{old} is not in the config");
+        std::fs::write(&self.config_path, text.replace(&old, url))?;
+        self.config = KioskConfig::load(&self.config_path)?;
+        Ok(())
     }
 
     /// The virtual card in the vpcd slot, not yet inserted.
@@ -280,18 +374,65 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
     }
 }
 
-pub struct SyncGuard {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: Option<std::thread::JoinHandle<()>>,
+/// A running counter-sync daemon, stopped (SIGTERM, as systemd stops it) when dropped.
+pub enum SyncGuard {
+    /// `counter-sync run`, its own process; stderr (RUST_LOG=info) goes to `log`.
+    Process {
+        child: std::process::Child,
+        log: PathBuf,
+    },
+    /// The daemon on a thread of the test: only where the test injects the clock, or a
+    /// benchmark wants no process in its figures.
+    Thread {
+        stop: tokio::sync::watch::Sender<bool>,
+        handle: Option<std::thread::JoinHandle<()>>,
+    },
 }
 
 impl SyncGuard {
-    /// counter-sync's daemon on its own thread and runtime, stopped when the guard drops.
-    pub fn spawn(cfg: counter_sync::config::SyncConfig) -> Self {
+    /// `counter-sync --config <config> run` as its own process, logging to
+    /// `counter-sync.log` beside the config file.
+    pub fn process(config: &Path) -> anyhow::Result<Self> {
+        let log = config.with_file_name("counter-sync.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let child = std::process::Command::new(binary("counter-sync")?)
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .context("cannot start counter-sync run")?;
+        Ok(SyncGuard::Process { child, log })
+    }
+
+    /// What the daemon process logged so far (empty for the thread variant).
+    pub fn log(&self) -> String {
+        match self {
+            SyncGuard::Process { log, .. } => std::fs::read_to_string(log).unwrap_or_default(),
+            SyncGuard::Thread { .. } => String::new(),
+        }
+    }
+
+    /// The daemon process's id (None for the thread variant).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            SyncGuard::Process { child, .. } => Some(child.id()),
+            SyncGuard::Thread { .. } => None,
+        }
+    }
+
+    /// counter-sync's daemon on a thread of this process with the system clock (benchmarks).
+    pub fn in_process(cfg: counter_sync::config::SyncConfig) -> Self {
         Self::spawn_with_clock(cfg, counter_sync::daemon::Clock::system())
     }
 
-    /// Like [`SyncGuard::spawn`], reading the time from `clock`.
+    /// The daemon on a thread, reading the time from `clock` (a test that moves the clock).
     pub fn spawn_with_clock(
         cfg: counter_sync::config::SyncConfig,
         clock: counter_sync::daemon::Clock,
@@ -302,7 +443,7 @@ impl SyncGuard {
             rt.block_on(counter_sync::daemon::run_with_clock(cfg, rx, clock))
                 .expect("counter-sync runs");
         });
-        SyncGuard {
+        SyncGuard::Thread {
             stop: tx,
             handle: Some(handle),
         }
@@ -311,9 +452,24 @@ impl SyncGuard {
 
 impl Drop for SyncGuard {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        match self {
+            SyncGuard::Process { child, .. } => {
+                // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                let stopped = wait_until(Duration::from_secs(10), "counter-sync stops", || {
+                    matches!(child.try_wait(), Ok(Some(_)))
+                });
+                if stopped.is_err() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            SyncGuard::Thread { stop, handle } => {
+                let _ = stop.send(true);
+                if let Some(h) = handle.take() {
+                    let _ = h.join();
+                }
+            }
         }
     }
 }
@@ -564,6 +720,11 @@ impl SyncFixture {
         })
     }
 
+    /// `counter-sync run` as its own process, stopped when the guard drops.
+    pub fn start_daemon(&self) -> SyncGuard {
+        SyncGuard::process(&self.config_path).expect("counter-sync run starts")
+    }
+
     /// The daemon as its own process (`counter-sync run`), logging to `log`.
     pub fn spawn_daemon(&self, log: &Path) -> anyhow::Result<std::process::Child> {
         let log = std::fs::OpenOptions::new()
@@ -661,4 +822,78 @@ pub fn personal_data_in(bytes: &[u8], needles: &[(String, Vec<u8>)]) -> Vec<Stri
         .filter(|(_, n)| bytes.windows(n.len()).any(|w| w == n.as_slice()))
         .map(|(what, _)| what.clone())
         .collect()
+}
+
+/// Where the independent JWE implementation (Debian's `python3-jwcrypto`) is installed: the
+/// system interpreter, not whatever `python3` comes first on `PATH` (a pyenv, a venv).
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// Opens compact JWEs with jwcrypto (`tests/oracles/jwe_open.py`), which shares no code with
+/// the kiosk's josekit: one JSON answer per JWE, `{"protected": …, "plaintext_hex": …}` or
+/// `{"error": …}`.
+pub fn jwcrypto_open(
+    private_pem: &[u8],
+    jwes: &[String],
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("municipality.key.pem");
+    std::fs::write(&key, private_pem)?;
+    let mut child = std::process::Command::new(SYSTEM_PYTHON)
+        .arg(repo_root().join("tests/oracles/jwe_open.py"))
+        .arg(&key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| {
+            format!("cannot run {SYSTEM_PYTHON} (apt-get install python3-jwcrypto)")
+        })?;
+    let mut stdin = child.stdin.take().expect("stdin");
+    for j in jwes {
+        writeln!(stdin, "{j}")?;
+    }
+    drop(stdin);
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "jwe_open.py failed (is python3-jwcrypto installed? deploy/setup.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers = String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<serde_json::Value>, _>>()?;
+    anyhow::ensure!(answers.len() == jwes.len(), "one answer per JWE expected");
+    Ok(answers)
+}
+
+/// The protected header the municipality API requires of `sealed` (product.md: RFC 7516
+/// compact, ECDH-ES+A256KW, A256GCM, to the municipality's P-256 key), as an independent
+/// parser read it: every problem found, empty when it conforms.
+pub fn jwe_header_problems(protected: &serde_json::Value) -> Vec<String> {
+    let mut problems = vec![];
+    let mut want = |field: &str, value: &serde_json::Value, expected: &str| {
+        if value.as_str() != Some(expected) {
+            problems.push(format!("{field} is {value}, not {expected:?}"));
+        }
+    };
+    want("alg", &protected["alg"], "ECDH-ES+A256KW");
+    want("enc", &protected["enc"], "A256GCM");
+    want("cty", &protected["cty"], "application/json");
+    let epk = &protected["epk"];
+    want("epk.kty", &epk["kty"], "EC");
+    want("epk.crv", &epk["crv"], "P-256");
+    for coordinate in ["x", "y"] {
+        if !epk[coordinate].is_string() {
+            problems.push(format!("epk.{coordinate} missing"));
+        }
+    }
+    if !epk["d"].is_null() {
+        problems.push("the ephemeral PRIVATE key is in the header".into());
+    }
+    if !protected["zip"].is_null() {
+        problems.push("compressed before encryption (zip)".into());
+    }
+    problems
 }

@@ -2,6 +2,11 @@
 //! with client certificates). It keeps what it receives, opens `sealed` with its private key,
 //! records every POST body by key, and injects faults: scripted ones, or at random (chaos),
 //! including timeouts and connection resets *after* it has stored the application.
+//!
+//! Every request that reaches a handler is logged as an [`Exchange`] — its arrival time, the
+//! request and the response exactly as sent — so that tests can check the client's timing
+//! (nothing before `Retry-After`, one probe at a time) and validate the live traffic of both
+//! directions against `openapi.yaml` rather than against the types both sides share.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,6 +21,29 @@ use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// One request as the backend saw it and the answer it gave (`None` for a request that was
+/// never answered: a hang or a reset).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// When the whole request had arrived.
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    /// The `Idempotency-Key` header exactly as received.
+    pub idempotency_key: Option<String>,
+    pub request_body: Vec<u8>,
+    pub response: Option<Answer>,
+}
+
+/// A response exactly as it went on the wire.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
 
 /// One application as the municipality holds it.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +73,10 @@ pub enum Fault {
     Redirect(String),
     /// Answer this status with this JSON body, storing nothing (a server outside the API).
     Json(u16, String),
+    /// Store the application and answer `201` with the documented body padded with this many
+    /// spaces (still valid JSON): a client that reads answers without a cap would take it as
+    /// a delivery.
+    Huge(usize),
 }
 
 /// Random faults: each POST draws one with these per-mille rates (the rest succeed).
@@ -70,6 +102,8 @@ pub struct Store {
     pub conflicts: usize,
     /// Every `Idempotency-Key` header exactly as received.
     pub raw_keys: Vec<String>,
+    /// Every request with its answer, in arrival order.
+    pub exchanges: Vec<Exchange>,
     chaos: Option<(Chaos, u64)>,
 }
 
@@ -129,6 +163,23 @@ impl RefBackend {
     /// Application ids stored, in arrival order.
     pub fn stored_ids(&self) -> Vec<String> {
         self.store.lock().unwrap().order.clone()
+    }
+
+    /// Arrival times of every `POST /v1/applications`, in order.
+    pub fn post_times(&self) -> Vec<Instant> {
+        self.store
+            .lock()
+            .unwrap()
+            .exchanges
+            .iter()
+            .filter(|e| e.method == "POST")
+            .map(|e| e.at)
+            .collect()
+    }
+
+    /// Every request so far with its answer.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.store.lock().unwrap().exchanges.clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -246,7 +297,55 @@ pub fn router(store: Shared) -> Router {
         .route("/v1/applications", post(post_application))
         .route("/v1/applications/{id}", get(get_application))
         .route("/admin/applications", get(admin_list))
+        .layer(axum::middleware::from_fn_with_state(store.clone(), record))
         .with_state(store)
+}
+
+/// Logs the request (with its arrival time) before the handler runs, and the answer exactly as
+/// it is sent. A handler that never answers leaves its exchange with `response: None`.
+async fn record(
+    State(store): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let index = {
+        let mut s = store.lock().unwrap();
+        s.exchanges.push(Exchange {
+            at: Instant::now(),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            idempotency_key: parts
+                .headers
+                .get("idempotency-key")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            request_body: bytes.to_vec(),
+            response: None,
+        });
+        s.exchanges.len() - 1
+    };
+    let response = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    store.lock().unwrap().exchanges[index].response = Some(Answer {
+        status: parts.status.as_u16(),
+        content_type: parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        body: bytes.to_vec(),
+    });
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
@@ -334,7 +433,7 @@ fn accept_application(
                 )
                     .into_response()
             }
-            Fault::StoreThenHang | Fault::StoreThenReset => {}
+            Fault::StoreThenHang | Fault::StoreThenReset | Fault::Huge(_) => {}
         }
     }
     let key = headers
@@ -409,15 +508,22 @@ fn accept_application(
             bodies: vec![body.to_vec()],
         },
     );
-    (
-        StatusCode::CREATED,
-        Json(Accepted {
-            application_id: key,
-            reference,
-            status: RemoteStatus::Received,
-        }),
-    )
-        .into_response()
+    let accepted = Accepted {
+        application_id: key,
+        reference,
+        status: RemoteStatus::Received,
+    };
+    if let Some(Fault::Huge(padding)) = fault {
+        let mut body = serde_json::to_vec(&accepted).unwrap();
+        body.extend(std::iter::repeat_n(b' ', *padding));
+        return (
+            StatusCode::CREATED,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
+    (StatusCode::CREATED, Json(accepted)).into_response()
 }
 
 async fn get_application(State(store): State<Shared>, Path(id): Path<String>) -> Response {

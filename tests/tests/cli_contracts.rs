@@ -175,10 +175,9 @@ fn kioskctl_and_counter_sync_contracts() {
         serde_json::to_string_pretty(&o.json).unwrap()
     );
     let text = std::fs::read_to_string(cfg).unwrap();
-    let dead = text.replace(
-        &fx.municipality("113271").backend.url(),
-        "http://127.0.0.1:9",
-    );
+    // A port this test holds bound without listening: refused, and nobody else can answer.
+    let nowhere = madoguchi_tests::harness::Unreachable::new().unwrap();
+    let dead = text.replace(&fx.municipality("113271").backend.url(), &nowhere.url());
     let dead_cfg = fx.dir.join("dead.toml");
     std::fs::write(&dead_cfg, dead).unwrap();
     let o = run(&kioskctl, &dead_cfg, &["doctor", "--json"], None);
@@ -295,7 +294,7 @@ fn kioskctl_staff_hash_pin_verifies_with_argon2_cffi() {
     };
     // Debian's python3-argon2 lives with the system interpreter, not a pyenv one.
     let verify = |hash: &str, pin: &str| {
-        let mut child = Command::new("/usr/bin/python3")
+        let mut child = Command::new(madoguchi_tests::harness::SYSTEM_PYTHON)
             .args([
                 "-c",
                 "import argon2, sys\n\

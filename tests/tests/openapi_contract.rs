@@ -1,11 +1,15 @@
-//! Contract test: the client and the reference backend against `counter-sync/openapi.yaml`.
-//! What counter-sync really sends (body, sealed content, Idempotency-Key) validates against
-//! the document's schemas; every answer of the reference backend is a documented status with a
-//! body of the documented schema; and for every documented status of `POST /v1/applications`
-//! the client does what the document says (`x-madoguchi-outcome`).
+//! Contract test: the client and the reference backend against `counter-sync/openapi.yaml`,
+//! not against the Rust types they share (`counter_sync::api`). Every request the real
+//! `counter-sync run` sent in a delivery with retries, refusals and status polling (body,
+//! Idempotency-Key, and the sealed content as opened by jwcrypto, an independent JWE
+//! implementation) and every answer the reference backend gave (a documented status with a
+//! body of the documented schema) validates against the document's closed schemas; and for
+//! every documented status of `POST /v1/applications` the client does what the document says
+//! (`x-madoguchi-outcome`).
 
 use counter_sync::client::{classify, Outcome};
-use madoguchi_tests::harness::{repo_root, wait_until, SyncFixture, SyncGuard, SyncOptions};
+use madoguchi_tests::harness::{jwcrypto_open, repo_root, wait_until, SyncFixture, SyncOptions};
+use madoguchi_tests::refbackend::{Exchange, Fault};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -47,64 +51,174 @@ fn documented(doc: &Value, path: &str, method: &str, status: u16) -> Option<Opti
     )
 }
 
+/// The documented path template an exchange's path belongs to.
+fn template(path: &str) -> &'static str {
+    if path == "/v1/applications" {
+        "/v1/applications"
+    } else if path.starts_with("/v1/applications/") {
+        "/v1/applications/{application_id}"
+    } else {
+        panic!("{path} is not in the document")
+    }
+}
+
+/// The answer of one exchange against the document: a documented status for its path and
+/// method, and a body of the documented schema (a JSON body on a status documented without
+/// one must still be the documented error body).
+fn check_answer(doc: &Value, e: &Exchange) {
+    let Some(answer) = &e.response else {
+        return; // never answered (an injected hang): nothing went on the wire
+    };
+    let method = e.method.to_lowercase();
+    let path = template(&e.path);
+    let what = format!("{} {} → {}", e.method, e.path, answer.status);
+    let documented = documented(doc, path, &method, answer.status)
+        .unwrap_or_else(|| panic!("{what}: the status is not documented"));
+    let is_json = answer
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("application/json"));
+    let name = match documented {
+        Some(name) => {
+            assert!(
+                is_json,
+                "{what}: documented as JSON, sent {:?}",
+                answer.content_type
+            );
+            name
+        }
+        None if is_json => "Error".to_string(),
+        None => return,
+    };
+    let body: Value =
+        serde_json::from_slice(&answer.body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+    assert_valid(&schema(doc, &name), &body, &what);
+}
+
 #[test]
 fn client_and_reference_backend_follow_the_openapi_document() {
     let doc = document();
+    // Status polling at every idle round, so that GETs are part of the traffic.
     let fx = SyncFixture::new(SyncOptions {
         municipalities: 1,
-        sync: "poll_interval_ms = 50\n".into(),
+        sync: "poll_interval_ms = 50\nstatus_poll_secs = 0\nprobe_interval_ms = 200\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\n".into(),
         ..Default::default()
     })
     .unwrap();
-    let out = fx.cli(&["enqueue-synthetic", "--count", "1"]).unwrap();
-    assert!(out.status.success());
-    let sync = SyncGuard::spawn(fx.config.clone());
     let backend = &fx.backends[0];
-    wait_until(Duration::from_secs(20), "delivered", || {
-        backend.received().len() == 1
+    {
+        // Refusals of the kinds the document lists, so that their answers are on the wire too.
+        let mut s = backend.store.lock().unwrap();
+        s.faults.push_back(Fault::Status(503, Some(0)));
+        s.faults.push_back(Fault::Status(429, None));
+        s.faults.push_back(Fault::Status(422, None));
+    }
+    fx.enqueue_synthetic(5);
+    let sync = fx.start_daemon();
+    wait_until(Duration::from_secs(30), "delivered and polled", || {
+        backend.received().len() == 4
+            && backend
+                .exchanges()
+                .iter()
+                .any(|e| e.method == "GET" && e.response.as_ref().is_some_and(|a| a.status == 200))
     })
     .unwrap();
     drop(sync);
 
-    // What the client sent.
-    let (raw_key, body, private_pem) = {
-        let s = backend.store.lock().unwrap();
-        let key = s.raw_keys[0].clone();
-        let body = s.bodies_by_key.values().next().unwrap()[0].clone();
-        (key, body, s.private_pem.clone())
-    };
+    // Everything the real client sent, and everything the backend answered it.
+    let traffic = backend.exchanges();
+    let private_pem = backend.store.lock().unwrap().private_pem.clone();
     let key_schema = &doc["paths"]["/v1/applications"]["post"]["parameters"][0];
     assert_eq!(key_schema["name"], "Idempotency-Key");
     let key_validator = jsonschema::validator_for(&key_schema["schema"]).unwrap();
-    assert_valid(
-        &key_validator,
-        &json!(raw_key),
-        "the Idempotency-Key header",
+    let id_schema = &doc["paths"]["/v1/applications/{application_id}"]["get"]["parameters"][0];
+    assert_eq!(id_schema["name"], "application_id");
+    let id_validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&id_schema["schema"])
+        .unwrap();
+    let (envelope_schema, content_schema) = (
+        schema(&doc, "ApplicationEnvelope"),
+        schema(&doc, "SealedContent"),
     );
+    let mut sealed = vec![];
+    for e in &traffic {
+        match (e.method.as_str(), template(&e.path)) {
+            ("POST", "/v1/applications") => {
+                let key = e.idempotency_key.clone().expect("Idempotency-Key sent");
+                assert_valid(&key_validator, &json!(key), "the Idempotency-Key header");
+                let envelope: Value = serde_json::from_slice(&e.request_body).unwrap();
+                assert_valid(&envelope_schema, &envelope, "the POST body");
+                assert_eq!(
+                    format!("\"{}\"", envelope["application_id"].as_str().unwrap()),
+                    key
+                );
+                sealed.push(envelope["sealed"].as_str().unwrap().to_string());
+            }
+            ("GET", "/v1/applications/{application_id}") => {
+                let id = e.path.rsplit('/').next().unwrap();
+                assert_valid(&id_validator, &json!(id), "the application_id in the path");
+                assert!(e.request_body.is_empty());
+            }
+            (method, path) => panic!("the client sent {method} {path}"),
+        }
+        check_answer(&doc, e);
+    }
+    let statuses: Vec<u16> = traffic
+        .iter()
+        .filter_map(|e| e.response.as_ref().map(|a| a.status))
+        .collect();
+    for expected in [201, 503, 429, 422, 200] {
+        assert!(
+            statuses.contains(&expected),
+            "{expected} not in {statuses:?}"
+        );
+    }
+    // The sealed content, opened by jwcrypto, not by the kiosk's josekit.
+    let opened = jwcrypto_open(&private_pem, &sealed).unwrap();
+    for answer in &opened {
+        let hex = answer["plaintext_hex"]
+            .as_str()
+            .unwrap_or_else(|| panic!("jwcrypto could not open a sealed body: {answer}"));
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let content: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_valid(&content_schema, &content, "the sealed content");
+    }
+    // The closed schemas do refuse what the document does not name.
+    let first: Value = serde_json::from_slice(
+        &traffic
+            .iter()
+            .find(|e| e.method == "POST")
+            .unwrap()
+            .request_body,
+    )
+    .unwrap();
+    let mut extra = first.clone();
+    extra["applicant_name"] = json!("山田　太郎");
+    assert!(!envelope_schema.is_valid(&extra), "an unknown field passed");
+    let mut missing = first.clone();
+    missing.as_object_mut().unwrap().remove("receipt_number");
+    assert!(
+        !envelope_schema.is_valid(&missing),
+        "a missing field passed"
+    );
+
+    // The hand-made requests below: answers the client's traffic did not provoke.
+    let received = backend.received();
+    let stored = &received[0];
+    let raw_key = format!("\"{}\"", stored.envelope.application_id);
+    let body = stored.bodies[0].clone();
+    let envelope: Value = serde_json::from_slice(&body).unwrap();
     assert!(
         !key_validator.is_valid(&json!(id_unquoted(&raw_key))),
         "the pattern checks quotes"
     );
-    let envelope: Value = serde_json::from_slice(&body).unwrap();
-    assert_valid(
-        &schema(&doc, "ApplicationEnvelope"),
-        &envelope,
-        "the POST body",
-    );
-    assert_eq!(
-        format!("\"{}\"", envelope["application_id"].as_str().unwrap()),
-        raw_key
-    );
-    let plaintext =
-        counter_sync::seal::open(envelope["sealed"].as_str().unwrap(), &private_pem).unwrap();
-    let content: Value = serde_json::from_slice(&plaintext).unwrap();
-    assert_valid(
-        &schema(&doc, "SealedContent"),
-        &content,
-        "the sealed content",
-    );
-
+    let before = backend.exchanges().len();
     // Every answer of the reference backend is documented, with the documented body.
+    counter_sync::client::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
     let base = backend.url();
     let id = envelope["application_id"].as_str().unwrap();
@@ -148,20 +262,14 @@ fn client_and_reference_backend_follow_the_openapi_document() {
             404,
         ),
     ];
-    for (what, method, response, expected) in answers {
-        let status = response.status().as_u16();
-        assert_eq!(status, expected, "{what}");
-        let path = if method == "post" {
-            "/v1/applications"
-        } else {
-            "/v1/applications/{application_id}"
-        };
-        let documented = documented(&doc, path, method, status)
-            .unwrap_or_else(|| panic!("{what}: {status} is not documented for {method} {path}"));
-        if let Some(name) = documented {
-            let body: Value = response.json().unwrap();
-            assert_valid(&schema(&doc, &name), &body, what);
-        }
+    for (what, _method, response, expected) in answers {
+        assert_eq!(response.status().as_u16(), expected, "{what}");
+    }
+    // Checked as they went on the wire, against the document.
+    let manual = backend.exchanges();
+    assert_eq!(manual.len() - before, 6);
+    for e in &manual[before..] {
+        check_answer(&doc, e);
     }
 
     // For every documented status, the client does what the document says.

@@ -55,7 +55,7 @@ fn redirects_are_never_followed() {
         )],
     }));
     fx.enqueue_synthetic(20);
-    let _sync = SyncGuard::spawn(fx.config.clone());
+    let _sync = fx.start_daemon();
     wait_until(Duration::from_secs(20), "the destination is paused", || {
         destination(&fx, &code).is_some_and(|d| d.paused_until.is_some())
     })
@@ -90,7 +90,7 @@ fn one_municipality_whose_ca_file_is_missing_does_not_stop_the_others() {
     let ca = fx.dir.path().join(format!("{broken}.ca.pem"));
     std::fs::remove_file(&ca).unwrap();
     fx.enqueue_synthetic(20);
-    let _sync = SyncGuard::spawn(fx.config.clone());
+    let _sync = fx.start_daemon();
     wait_until(
         Duration::from_secs(30),
         "the healthy municipality drained",
@@ -187,7 +187,7 @@ fn a_success_answer_outside_the_contract_pauses_instead_of_resending() {
         faults: vec![(Fault::Json(200, r#"{"ok":true}"#.into()), 1000)],
     }));
     let ids = fx.enqueue_synthetic(4);
-    let _sync = SyncGuard::spawn(fx.config.clone());
+    let _sync = fx.start_daemon();
     wait_until(Duration::from_secs(20), "the destination is paused", || {
         destination(&fx, &code).is_some_and(|d| d.paused_until.is_some())
     })

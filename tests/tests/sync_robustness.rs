@@ -5,13 +5,9 @@
 use counter_sync::api::RemoteStatus;
 use counter_sync::client::{HttpClient, Outcome, TlsFiles};
 use counter_sync::outbox::{Outbox, State};
-use madoguchi_tests::harness::{wait_until, SyncFixture, SyncOptions};
+use madoguchi_tests::harness::{holds_for, wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::time::Duration;
-
-fn in_process_daemon(fx: &SyncFixture) -> madoguchi_tests::harness::SyncGuard {
-    madoguchi_tests::harness::SyncGuard::spawn(fx.config.clone())
-}
 
 #[test]
 fn a_hanging_backend_never_delays_the_others() {
@@ -27,7 +23,7 @@ fn a_hanging_backend_never_delays_the_others() {
         faults: vec![(Fault::Hang, 1000)],
     }));
     fx.enqueue_synthetic(300);
-    let _sync = in_process_daemon(&fx);
+    let _sync = fx.start_daemon();
     wait_until(
         Duration::from_secs(60),
         "the healthy municipalities drained",
@@ -63,7 +59,7 @@ fn mutual_tls_with_a_per_municipality_ca() {
     .unwrap();
     assert!(fx.backends[0].url().starts_with("https://"));
     let ids = fx.enqueue_synthetic(10);
-    let sync = in_process_daemon(&fx);
+    let sync = fx.start_daemon();
     let delivered = wait_until(Duration::from_secs(30), "delivered over mutual TLS", || {
         fx.backends[0].received().len() + fx.backends[1].received().len() == 10
     });
@@ -155,7 +151,7 @@ fn closed_municipality_gets_nothing_until_it_opens() {
     })
     .unwrap();
     fx.enqueue_synthetic(40);
-    let _sync = in_process_daemon(&fx);
+    let _sync = fx.start_daemon();
     wait_until(
         Duration::from_secs(30),
         "the open municipality drained",
@@ -177,9 +173,17 @@ fn closed_municipality_gets_nothing_until_it_opens() {
 
 #[test]
 fn refused_kiosk_pauses_the_destination_until_staff_resume_it() {
+    // A policy whose every delay is short: backoff and probes ≤ 0.5 s, `Retry-After` honoured
+    // up to 1 s. Its longest delay (`Backoff::longest`) is 1 s, so anything but the pause would
+    // send again within 1 s plus a poll round.
+    const POLL_MS: u64 = 50;
+    const LONGEST_RETRY_MS: u64 = 1000;
     let fx = SyncFixture::new(SyncOptions {
         municipalities: 1,
-        sync: "poll_interval_ms = 50\nstatus_poll_secs = 0\n".into(),
+        sync: format!(
+            "poll_interval_ms = {POLL_MS}\nstatus_poll_secs = 0\nbackoff_base_ms = 100\nbackoff_cap_ms = 500\nprobe_interval_ms = 500\nmax_retry_after_secs = {}\n",
+            LONGEST_RETRY_MS / 1000
+        ),
         ..Default::default()
     })
     .unwrap();
@@ -188,7 +192,7 @@ fn refused_kiosk_pauses_the_destination_until_staff_resume_it() {
         faults: vec![(Fault::Status(401, None), 1000)],
     }));
     let ids = fx.enqueue_synthetic(3);
-    let sync = in_process_daemon(&fx);
+    let sync = fx.start_daemon();
     let outbox = Outbox::open(&fx.config.outbox.path).unwrap();
     wait_until(Duration::from_secs(20), "the destination is paused", || {
         outbox
@@ -200,8 +204,14 @@ fn refused_kiosk_pauses_the_destination_until_staff_resume_it() {
     let out = fx.cli(&["status"]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("paused") && text.contains("401"), "{text}");
-    // Nothing more is sent while paused: the one refused batch only.
-    assert_eq!(fx.backends[0].store.lock().unwrap().posts, 3);
+    // Nothing more is sent while paused: the one refused batch only — watched for longer than
+    // the longest delay of the policy plus two poll rounds and slack for a loaded machine
+    // (the refused rows themselves are due at once: only the pause holds them back).
+    let window = Duration::from_millis(LONGEST_RETRY_MS + 2 * POLL_MS + 500);
+    holds_for(window, "nothing sent while paused", || {
+        fx.backends[0].store.lock().unwrap().posts == 3
+    })
+    .unwrap();
     assert!(outbox
         .list()
         .unwrap()
@@ -234,14 +244,11 @@ fn refused_kiosk_pauses_the_destination_until_staff_resume_it() {
 
 #[test]
 fn metrics_endpoint_reports_queue_and_attempts() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the daemon binds a free port itself and logs which, so no other test can take
+    // the port between a guess and the bind.
     let fx = SyncFixture::new(SyncOptions {
         municipalities: 2,
-        sync: format!("poll_interval_ms = 50\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+        sync: "poll_interval_ms = 50\nmetrics_listen = \"127.0.0.1:0\"\n".into(),
         ..Default::default()
     })
     .unwrap();
@@ -252,7 +259,28 @@ fn metrics_endpoint_reports_queue_and_attempts() {
         .faults
         .push_back(Fault::Status(422, None));
     fx.enqueue_synthetic(6);
-    let _sync = in_process_daemon(&fx);
+    let sync = fx.start_daemon();
+    let mut url = String::new();
+    wait_until(
+        Duration::from_secs(20),
+        "the daemon names its metrics address",
+        || {
+            let log = sync.log();
+            match log.split_once("metrics at http://") {
+                Some((_, rest)) => {
+                    let addr = rest.split("/metrics").next().unwrap_or_default();
+                    url = format!("http://{addr}/metrics");
+                    true
+                }
+                None => false,
+            }
+        },
+    )
+    .unwrap();
+    assert!(
+        !url.contains(":0/"),
+        "the bound port, not the configured 0: {url}"
+    );
     wait_until(Duration::from_secs(20), "all answered", || {
         fx.backends[0].received().len() + fx.backends[1].received().len() == 5
     })
@@ -266,7 +294,7 @@ fn metrics_endpoint_reports_queue_and_attempts() {
             .all(|r| matches!(r.state, State::Delivered | State::Failed))
     })
     .unwrap();
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    counter_sync::client::install_crypto_provider();
     let mut text = String::new();
     wait_until(
         Duration::from_secs(10),

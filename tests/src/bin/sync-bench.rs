@@ -81,7 +81,7 @@ fn drain_rate(fx: &SyncFixture, n: usize) -> anyhow::Result<f64> {
         outbox.enqueue_many(chunk, counter_sync::now_ms())?;
     }
     let started = Instant::now();
-    let sync = SyncGuard::spawn(fx.config.clone());
+    let sync = SyncGuard::in_process(fx.config.clone());
     // Look rarely (±0.1 s on a run of seconds) and cheaply (the state index): the machine's
     // two cores are what is being measured.
     while delivered(&outbox) < before + n as u64 {
@@ -170,7 +170,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     let outbox = Outbox::open(&fx.config.outbox.path)?;
-    let sync = SyncGuard::spawn(fx.config.clone());
+    let sync = SyncGuard::in_process(fx.config.clone());
     let (mut firsts, mut probe_rates) = (vec![], vec![]);
     for outage in 0..outages {
         fx.backends[0].store.lock().unwrap().set_chaos(Some(Chaos {

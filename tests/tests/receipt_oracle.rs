@@ -110,9 +110,7 @@ fn emupos_prints_a_gaiji_line_as_the_kiosks_image_and_still_the_qr_code() {
     let paper = black_pixels(&receipt.png);
     let width = line.width_bytes * 8;
     let fits = |top: usize, left: usize| {
-        (0..line.height).all(|y| {
-            (0..width).all(|x| paper[top + y][left + x] == line.is_set(x, y))
-        })
+        (0..line.height).all(|y| (0..width).all(|x| paper[top + y][left + x] == line.is_set(x, y)))
     };
     let found = (0..paper.len().saturating_sub(line.height))
         .any(|top| (0..=paper[0].len().saturating_sub(width)).any(|left| fits(top, left)));

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A receipt emupos finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,23 +128,19 @@ impl Emupos {
 
     /// The next receipt emupos finishes, waiting up to `within`; `None` if none was.
     pub fn next_receipt(&self, within: Duration) -> anyhow::Result<Option<Printed>> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match self.lines.recv_timeout(left) {
-                Ok(line) => line,
-                Err(RecvTimeoutError::Timeout) => return Ok(None),
-                Err(RecvTimeoutError::Disconnected) => bail!("emupos exited"),
-            };
-            let words: Vec<&str> = line.splitn(4, ' ').collect();
-            if let ["receipt", _n, boundary, png] = words[..] {
-                return Ok(Some(Printed {
-                    boundary: boundary.into(),
-                    png: png.into(),
-                }));
-            }
-            bail!("emupos said {line:?}");
+        let line = match self.lines.recv_timeout(within) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => return Ok(None),
+            Err(RecvTimeoutError::Disconnected) => bail!("emupos exited"),
+        };
+        let words: Vec<&str> = line.splitn(4, ' ').collect();
+        if let ["receipt", _n, boundary, png] = words[..] {
+            return Ok(Some(Printed {
+                boundary: boundary.into(),
+                png: png.into(),
+            }));
         }
+        bail!("emupos said {line:?}");
     }
 }
 

@@ -360,7 +360,7 @@ fn command_len(rest: &[u8]) -> Option<Option<usize>> {
             (Some(xl), Some(xh), Some(yl), Some(yh)) => need(8 + (xl + 256 * xh) * (yl + 256 * yh)),
             _ => Some(None),
         },
-        [0x1D | 0x1C | 0x1B, 0x28, ..] => match (at(3), at(4)) {
+        [0x1B..=0x1D, 0x28, ..] => match (at(3), at(4)) {
             (Some(pl), Some(ph)) => need(5 + pl + 256 * ph),
             _ => Some(None),
         },
@@ -376,7 +376,7 @@ fn command_len(rest: &[u8]) -> Option<Option<usize>> {
         },
         // Commands with one parameter byte (ESC ! a d E - R t 3 J M, GS ! B h w H f L V, FS C)
         // and GS V m n (feed and cut).
-        [0x1D, 0x56, m, ..] if matches!(m, 65 | 66 | 97 | 98 | 103 | 104) => need(4),
+        [0x1D, 0x56, 65 | 66 | 97 | 98 | 103 | 104, ..] => need(4),
         [0x1B, b'!' | b'a' | b'd' | b'E' | b'-' | b'R' | b't' | b'3' | b'J' | b'M' | b'G', ..]
         | [0x1D, b'!' | b'B' | b'h' | b'w' | b'H' | b'f' | b'V', ..]
         | [0x1C, b'C', ..] => need(3),

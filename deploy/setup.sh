@@ -43,6 +43,29 @@ if [ "$rustc_minor" -lt 92 ]; then
   exit 1
 fi
 
+# The third-party ESC/POS oracle of the receipt tests: emupos (PyPI) in a venv at
+# target/pyenv, versions pinned in tests/oracle/requirements.txt. emupos 0.4.0 asks for
+# Python >= 3.13 only for its PEP 695 `type` aliases; Debian 12 has 3.11, so it is installed
+# without that check and tests/oracle/py311.py rewrites those aliases to 3.11 syntax.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ORACLE="$ROOT/target/pyenv"
+oracle_stamp=$(cat "$ROOT/tests/oracle/requirements.txt" "$ROOT/tests/oracle/py311.py" | sha256sum | cut -c1-16)
+if [ "$(cat "$ORACLE/.madoguchi-stamp" 2>/dev/null)" != "$oracle_stamp" ]; then
+  echo "setup: installing the ESC/POS oracle (emupos) in $ORACLE"
+  /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || {
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  }
+  rm -rf "$ORACLE"
+  /usr/bin/python3 -m venv "$ORACLE"
+  "$ORACLE/bin/pip" install -q --disable-pip-version-check --no-deps --ignore-requires-python \
+    -r "$ROOT/tests/oracle/requirements.txt"
+  "$ORACLE/bin/python" "$ROOT/tests/oracle/py311.py" \
+    "$("$ORACLE/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/emupos" >/dev/null
+  "$ORACLE/bin/python" -c 'import emupos.printer.printer'
+  echo "$oracle_stamp" > "$ORACLE/.madoguchi-stamp"
+fi
+
 # pcscd with the vpcd reader (127.0.0.1:35963). Under systemd it is socket-activated;
 # elsewhere (containers, CI) start the daemon directly.
 if ! pgrep -x pcscd >/dev/null 2>&1; then

@@ -2,6 +2,7 @@
 //! tests and the demo use to drive the real stack.
 
 pub mod driver;
+pub mod emupos;
 pub mod harness;
 pub mod refbackend;
 pub mod testpki;

@@ -85,6 +85,10 @@ pub struct PrinterState {
     /// The line settings the host left on a tty port when it sent its last bytes:
     /// (speed, raw mode: no echo, no line editing, no CR/LF translation).
     pub tty_line: Option<(u32, bool)>,
+    /// The control modes (`c_cflag`) the host left on a tty port: flow control, stop bits.
+    pub tty_cflag: Option<rustix::termios::ControlModes>,
+    /// Confirmations (`GS r` answers) sent after the slow mechanism's delay.
+    pub late_answers: usize,
 }
 
 /// How the printer is attached.
@@ -231,7 +235,9 @@ impl VirtualPrinter {
                 ) && !line
                     .output_modes
                     .contains(rustix::termios::OutputModes::OPOST);
-                self.state.lock().unwrap().tty_line = Some((line.output_speed(), raw));
+                let mut s = self.state.lock().unwrap();
+                s.tty_line = Some((line.output_speed(), raw));
+                s.tty_cflag = Some(line.control_modes);
             }
             pending.extend_from_slice(&buf[..n]);
             let mut i = 0;
@@ -286,10 +292,22 @@ impl VirtualPrinter {
                         if conn.write_all(&[paper]).is_err() {
                             return;
                         }
+                        if !slow.is_zero() {
+                            self.state.lock().unwrap().late_answers += 1;
+                        }
                     } else {
                         // Offline printers do not execute GS r; the job stays unprinted.
                         job.clear();
                     }
+                } else if let Some(len) = command_len(rest) {
+                    // A command with data of its own is copied whole: its data is never read
+                    // as commands.
+                    let Some(len) = len else { break };
+                    if job.is_empty() && !self.send_asb(&mut conn, mode) {
+                        return;
+                    }
+                    job.extend_from_slice(&rest[..len]);
+                    i += len;
                 } else {
                     // A printer with ASB on reports its state as a job starts.
                     if job.is_empty() && !self.send_asb(&mut conn, mode) {
@@ -325,6 +343,44 @@ impl VirtualPrinter {
                 eprintln!("vprinter: cannot render job {n}: {e}");
             }
         }
+    }
+}
+
+/// The whole length of a command that carries data of its own — raster images (`GS v 0`), 2D
+/// codes and graphics (`GS ( k`, `GS ( L` and the other `GS (` / `FS (` / `ESC (` forms with
+/// `pL pH`), `GS 8 L`, bit images (`ESC *`) and fixed-parameter commands — so that `10 04 n`,
+/// `1D 72 n` or `1D 61 n` inside its data or parameters is never taken for a command of its
+/// own (Epson's reference: the printer reads them as data). `Some(None)`: `rest` starts such a
+/// command but more bytes must arrive; `None`: it starts no such command.
+fn command_len(rest: &[u8]) -> Option<Option<usize>> {
+    let at = |i: usize| rest.get(i).map(|&b| b as usize);
+    let need = |n: usize| Some((rest.len() >= n).then_some(n));
+    match rest {
+        [0x1D, 0x76, 0x30, ..] => match (at(4), at(5), at(6), at(7)) {
+            (Some(xl), Some(xh), Some(yl), Some(yh)) => need(8 + (xl + 256 * xh) * (yl + 256 * yh)),
+            _ => Some(None),
+        },
+        [0x1B..=0x1D, 0x28, ..] => match (at(3), at(4)) {
+            (Some(pl), Some(ph)) => need(5 + pl + 256 * ph),
+            _ => Some(None),
+        },
+        [0x1D, 0x38, 0x4C, ..] => match (at(3), at(4), at(5), at(6)) {
+            (Some(a), Some(b), Some(c), Some(d)) => need(7 + a + (b << 8) + (c << 16) + (d << 24)),
+            _ => Some(None),
+        },
+        [0x1B, 0x2A, ..] => match (at(2), at(3), at(4)) {
+            (Some(m), Some(nl), Some(nh)) => {
+                need(5 + (nl + 256 * nh) * if m == 32 || m == 33 { 3 } else { 1 })
+            }
+            _ => Some(None),
+        },
+        // Commands with one parameter byte (ESC ! a d E - R t 3 J M, GS ! B h w H f L V, FS C)
+        // and GS V m n (feed and cut).
+        [0x1D, 0x56, 65 | 66 | 97 | 98 | 103 | 104, ..] => need(4),
+        [0x1B, b'!' | b'a' | b'd' | b'E' | b'-' | b'R' | b't' | b'3' | b'J' | b'M' | b'G', ..]
+        | [0x1D, b'!' | b'B' | b'h' | b'w' | b'H' | b'f' | b'V', ..]
+        | [0x1C, b'C', ..] => need(3),
+        _ => None,
     }
 }
 

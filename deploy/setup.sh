@@ -15,7 +15,7 @@ PACKAGES=(
   xvfb xauth                                         # a display for CI screenshots
   fonts-morisawa-bizud-gothic zbar-tools             # receipts font; QR decoding in checks
   python3-argon2                                     # test oracle: staff PIN hashes (argon2-cffi)
-  python3-jwcrypto                                   # independent JWE oracle (tests/oracles)
+  python3-jwcrypto                                   # independent JWE oracle (tests/oracle)
 )
 
 missing=()

@@ -828,7 +828,7 @@ pub fn personal_data_in(bytes: &[u8], needles: &[(String, Vec<u8>)]) -> Vec<Stri
 /// system interpreter, not whatever `python3` comes first on `PATH` (a pyenv, a venv).
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
-/// Opens compact JWEs with jwcrypto (`tests/oracles/jwe_open.py`), which shares no code with
+/// Opens compact JWEs with jwcrypto (`tests/oracle/jwe_open.py`), which shares no code with
 /// the kiosk's josekit: one JSON answer per JWE, `{"protected": …, "plaintext_hex": …}` or
 /// `{"error": …}`.
 pub fn jwcrypto_open(
@@ -840,7 +840,7 @@ pub fn jwcrypto_open(
     let key = dir.path().join("municipality.key.pem");
     std::fs::write(&key, private_pem)?;
     let mut child = std::process::Command::new(SYSTEM_PYTHON)
-        .arg(repo_root().join("tests/oracles/jwe_open.py"))
+        .arg(repo_root().join("tests/oracle/jwe_open.py"))
         .arg(&key)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod harness;
+pub mod pcscd;
 pub mod refbackend;
 pub mod testpki;
 pub mod vcard;

@@ -118,8 +118,15 @@ fn kioskctl_and_counter_sync_contracts() {
     let o = read_with("1234");
     assert_eq!(o.json["error"]["code"], "pin_locked");
     assert!(o.stderr.contains("municipal office"), "{}", o.stderr);
-    card.with(|m| m.text_tries = 3);
-    // Debug logging on: the PIN and the holder's data never reach the log (stderr).
+    // Trace logging on: the PIN and the holder's data never reach the log (stderr). The card
+    // gets a PIN of its own for this read, looked for as a whole token of the log
+    // ([`log_tokens`]), never inside a timestamp: the check cannot fail by accident, as a
+    // plain search for `1234` did on a time such as `…T08:51:23.812345Z`.
+    const LOG_PIN: &str = "8526";
+    card.with(|m| {
+        m.text_tries = 3;
+        m.text_pin = LOG_PIN.as_bytes().to_vec();
+    });
     let mut child = Command::new(&kioskctl)
         .arg("--config")
         .arg(cfg)
@@ -130,20 +137,31 @@ fn kioskctl_and_counter_sync_contracts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"1234\n").unwrap();
+    writeln!(child.stdin.take().unwrap(), "{LOG_PIN}").unwrap();
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("TRACE") || l.contains("DEBUG"))
+            .count()
+            > 0,
+        "the check needs a trace log to look at: {log}"
+    );
+    let pin_tokens = log_tokens(&log).filter(|t| *t == LOG_PIN).count();
+    assert_eq!(pin_tokens, 0, "the PIN in the log: {log}");
     for secret in [
         "山田",
         "毛呂山町中央",
         "19800217",
-        "1234",
-        "31 32 33 34",
-        "49, 50, 51, 52",
+        "38 35 32 36",      // the PIN's bytes as hex (an APDU dump)
+        "38353236",         // … without spaces
+        "56, 53, 50, 54",   // … as a Debug list of bytes
+        "0x38, 0x35, 0x32", // … as a hex Debug list
     ] {
         assert!(!log.contains(secret), "{secret} in the log: {log}");
     }
+    card.with(|m| m.text_pin = b"1234".to_vec());
     card.remove();
 
     // Printer.
@@ -272,4 +290,13 @@ fn kioskctl_card_read_refuses_the_last_try() {
         run(&kioskctl, cfg, &["card", "status", "--json"], None).json["card_present"] == false
     })
     .unwrap();
+}
+
+/// The log split into whole tokens: runs of letters, digits and the characters that join
+/// them into one value (`.`, `-`, `_`, `/`, `:`). A timestamp (`2025-01-02T08:51:23.812345Z`,
+/// the one text of a line that varies by itself), a duration (`1.85261ms`) or a path is one
+/// token that never equals the PIN, while a leak shows up as one: `pin=8526`, `"8526"`.
+fn log_tokens(log: &str) -> impl Iterator<Item = &str> {
+    log.split(|c: char| !(c.is_ascii_alphanumeric() || "._-/:".contains(c)))
+        .filter(|t| !t.is_empty())
 }

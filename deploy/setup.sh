@@ -14,6 +14,7 @@ PACKAGES=(
   libfontconfig1-dev libxkbcommon-x11-0              # Slint software renderer, X11 window
   xvfb xauth                                         # a display for CI screenshots
   fonts-morisawa-bizud-gothic zbar-tools             # receipts font; QR decoding in checks
+  python3-pyscard                                    # third-party card reader checking the virtual card
 )
 
 missing=()
@@ -41,8 +42,9 @@ if [ "$rustc_minor" -lt 92 ]; then
   exit 1
 fi
 
-# pcscd with the vpcd reader (127.0.0.1:35963). Under systemd it is socket-activated;
-# elsewhere (containers, CI) start the daemon directly.
+# pcscd with the vpcd reader (127.0.0.1:35963) for the kiosk and real readers. Under systemd
+# it is socket-activated; elsewhere (containers, CI) start the daemon directly. The tests do
+# not use it: each test process runs a pcscd of its own (tests/src/pcscd.rs).
 if ! pgrep -x pcscd >/dev/null 2>&1; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
     $SUDO systemctl start pcscd.socket pcscd.service || true

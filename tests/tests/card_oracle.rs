@@ -87,15 +87,11 @@ fn third_party_reader_agrees_with_the_spec() {
         (long_address, LeBeyondEnd::WrongLength, ("9000", 256), 0),
     ];
     for (holder, mode, (oversized_sw, oversized_bytes), file_bytes) in cases {
-        let card = VirtualCard::new(
-            pcscd.vpcd_port(),
-            CardModel {
-                holder: holder.clone(),
-                le_beyond_end: mode,
-                text_pin: b"4711".to_vec(),
-                ..CardModel::default()
-            },
-        );
+        let mut model = CardModel::default();
+        model.holder = holder.clone();
+        model.le_beyond_end = mode;
+        model.text_pin = b"4711".to_vec();
+        let card = VirtualCard::new(pcscd.vpcd_port(), model);
         card.insert().unwrap();
         wait_until(Duration::from_secs(10), "pcscd sees the card", || {
             with_card(Some(READER), |_| Ok(())).is_ok()

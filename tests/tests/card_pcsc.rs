@@ -272,10 +272,9 @@ fn reads_under_each_oversized_le_answer() {
         (LeBeyondEnd::EndOfFile, 0x6282, 6),
         (LeBeyondEnd::WrongLength, 0x6C68, 7),
     ] {
-        let card = inserted(CardModel {
-            le_beyond_end: mode,
-            ..CardModel::default()
-        });
+        let mut model = CardModel::default();
+        model.le_beyond_end = mode;
+        let card = inserted(model);
         let before = card.with(|m| m.log.len());
         let b = with_card(READER, |t| ops::read_basic4(t, &pin("1234"))).unwrap();
         assert_eq!(

@@ -16,6 +16,7 @@ PACKAGES=(
   fonts-morisawa-bizud-gothic zbar-tools             # receipts font; QR decoding in checks
   python3-argon2                                     # test oracle: staff PIN hashes (argon2-cffi)
   python3-jwcrypto                                   # independent JWE oracle (tests/oracle)
+  python3-pyscard                                    # third-party card reader checking the virtual card
 )
 
 missing=()
@@ -66,8 +67,9 @@ if [ "$(cat "$ORACLE/.madoguchi-stamp" 2>/dev/null)" != "$oracle_stamp" ]; then
   echo "$oracle_stamp" > "$ORACLE/.madoguchi-stamp"
 fi
 
-# pcscd with the vpcd reader (127.0.0.1:35963). Under systemd it is socket-activated;
-# elsewhere (containers, CI) start the daemon directly.
+# pcscd with the vpcd reader (127.0.0.1:35963) for the kiosk and real readers. Under systemd
+# it is socket-activated; elsewhere (containers, CI) start the daemon directly. The tests do
+# not use it: each test process runs a pcscd of its own (tests/src/pcscd.rs).
 if ! pgrep -x pcscd >/dev/null 2>&1; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
     $SUDO systemctl start pcscd.socket pcscd.service || true

@@ -6,13 +6,11 @@
 use crate::refbackend::RefBackend;
 use crate::vcard::{CardModel, VirtualCard};
 use crate::vprinter::VirtualPrinter;
-use anyhow::Context;
 use kiosk_app::config::KioskConfig;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The vpcd port of Debian's `/etc/reader.conf.d/vpcd` (reader "Virtual PCD 00 00").
-pub const VPCD_PORT: u16 = 35963;
+pub use crate::pcscd::{ensure_pcscd, Pcscd};
 
 /// Repository root (for assets).
 pub fn repo_root() -> PathBuf {
@@ -39,43 +37,52 @@ impl FileLock {
         }
         Ok(FileLock(f))
     }
+
+    /// The lock if nobody holds it now, else `None` (never waits).
+    pub fn try_acquire(name: &str) -> anyhow::Result<Option<Self>> {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join(name))?;
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(Some(FileLock(f)));
+        }
+        match std::io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            e => anyhow::bail!("cannot lock {name}: {e}"),
+        }
+    }
 }
 
-fn vpcd_reader_listed() -> bool {
-    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
-        return false;
-    };
-    let Ok(readers) = ctx.list_readers_owned() else {
-        return false;
-    };
-    readers
-        .iter()
-        .any(|r| r.to_string_lossy().contains("Virtual PCD"))
+/// Events from a channel under one overall deadline: a loop that waits for a particular
+/// event among others ends by the deadline, however many other events keep arriving.
+pub struct Events<T> {
+    rx: std::sync::mpsc::Receiver<T>,
+    deadline: Instant,
 }
 
-/// Makes sure pcscd runs with the vpcd virtual reader, starting it if needed.
-pub fn ensure_pcscd() -> anyhow::Result<()> {
-    if vpcd_reader_listed() {
-        return Ok(());
+impl<T> Events<T> {
+    pub fn new(rx: std::sync::mpsc::Receiver<T>, patience: Duration) -> Self {
+        Events {
+            rx,
+            deadline: Instant::now() + patience,
+        }
     }
-    let _lock = FileLock::acquire("madoguchi-pcscd.lock")?;
-    if vpcd_reader_listed() {
-        return Ok(());
+
+    /// The next event; panics naming `what` once the deadline has passed.
+    pub fn next(&self, what: &str) -> T {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no event by the deadline: {what}"))
     }
-    if !Path::new("/etc/reader.conf.d/vpcd").exists() {
-        anyhow::bail!(
-            "the vpcd virtual reader is not installed: apt-get install pcscd vsmartcard-vpcd"
-        );
+
+    /// A fresh deadline for the next phase of a test.
+    pub fn renew(&mut self, patience: Duration) {
+        self.deadline = Instant::now() + patience;
     }
-    let status = std::process::Command::new("pcscd")
-        .status()
-        .context("cannot run pcscd (apt-get install pcscd)")?;
-    anyhow::ensure!(status.success(), "pcscd failed to start: {status}");
-    wait_until(
-        Duration::from_secs(20),
-        "pcscd lists the vpcd reader",
-        vpcd_reader_listed,
-    )
 }
 
 /// Polls `cond` until it holds (each check is a real query, not a guess about timing).
@@ -368,9 +375,10 @@ catalogue = "{root}/assets/catalogues/saitama-iruma.toml"
         Ok(())
     }
 
-    /// The virtual card in the vpcd slot, not yet inserted.
+    /// The virtual card in the vpcd slot of this process's pcscd, not yet inserted.
     pub fn card(&self, model: CardModel) -> VirtualCard {
-        VirtualCard::new(VPCD_PORT, model)
+        let pcscd = ensure_pcscd().expect("the suite's pcscd with vpcd");
+        VirtualCard::new(pcscd.vpcd_port(), model)
     }
 }
 

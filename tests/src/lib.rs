@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod emupos;
 pub mod harness;
+pub mod pcscd;
 pub mod refbackend;
 pub mod testpki;
 pub mod vcard;

@@ -1,14 +1,15 @@
 //! The card module over real PC/SC (pcscd + vpcd + the virtual card): JPKI user
 //! authentication, the APDU budget of the basic-4 read, each status word of a wrong or
-//! locked PIN, broken answers, a card pulled out in the middle of a read, a pcscd restart, and
-//! a second reader.
+//! locked PIN, broken answers, a card pulled out in the middle of a read, a restart of the
+//! test's own pcscd (never the machine's), a second reader, and each way a card answers an
+//! oversized `Le`.
 
 use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
 use kiosk_app::card::CardError;
 use kiosk_app::secret::Pin;
-use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, VPCD_PORT};
-use madoguchi_tests::vcard::{CardModel, Fault, VirtualCard};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, Events, FileLock};
+use madoguchi_tests::vcard::{CardModel, Fault, LeBeyondEnd, VirtualCard};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ fn pin(p: &str) -> Pin {
 }
 
 fn inserted(model: CardModel) -> VirtualCard {
-    let card = VirtualCard::new(VPCD_PORT, model);
+    let card = VirtualCard::new(ensure_pcscd().unwrap().vpcd_port(), model);
     card.insert().unwrap();
     wait_until(Duration::from_secs(10), "pcscd sees the card", || {
         with_card(READER, |_| Ok(())).is_ok()
@@ -38,7 +39,7 @@ fn verify(cert_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
 
 #[test]
 fn card_module_over_pcsc() {
-    ensure_pcscd().unwrap();
+    let pcscd = ensure_pcscd().unwrap();
     let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
 
     // Reader with no card.
@@ -162,13 +163,11 @@ fn card_module_over_pcsc() {
     let service = CardService::spawn(READER.map(String::from), move |e| {
         let _ = tx.send(e);
     });
-    let next = |what: &str| {
-        rx.recv_timeout(Duration::from_secs(15))
-            .unwrap_or_else(|_| panic!("no card event: {what}"))
-    };
-    let mut ev = next("first state");
+    // Each phase below waits for its events under one overall deadline.
+    let mut events = Events::new(rx, Duration::from_secs(30));
+    let mut ev = events.next("first state");
     while !matches!(ev, CardEvent::Inserted { .. }) {
-        ev = next("inserted");
+        ev = events.next("inserted");
     }
     assert!(
         matches!(
@@ -194,10 +193,11 @@ fn card_module_over_pcsc() {
         insertion,
         tries_shown: 3,
     });
+    events.renew(Duration::from_secs(30));
     let mut got_read = false;
     let mut got_removed = false;
     while !(got_read && got_removed) {
-        match next("read result and removal") {
+        match events.next("read result and removal") {
             CardEvent::Read(r) => {
                 let err = r.expect_err("no identity from a half-read card");
                 assert!(
@@ -215,29 +215,33 @@ fn card_module_over_pcsc() {
     }
 
     // pcscd goes away and comes back: the service reports it and recovers without a restart.
-    let killed = std::process::Command::new("pkill")
-        .args(["-x", "pcscd"])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    // Only this test's own pcscd is stopped; the machine's daemon is never touched.
+    events.renew(Duration::from_secs(30));
+    pcscd.stop().unwrap();
     loop {
-        if let CardEvent::ReaderProblem(_) = next("pcscd gone") {
+        if let CardEvent::ReaderProblem(_) = events.next("pcscd gone") {
             break;
         }
     }
-    ensure_pcscd().unwrap();
+    pcscd.start().unwrap();
     card.insert().unwrap();
+    events.renew(Duration::from_secs(30));
     loop {
-        if let CardEvent::Inserted { kind, .. } = next("card back after pcscd restart") {
+        if let CardEvent::Inserted { kind, .. } = events.next("card back after pcscd restart") {
             assert_eq!(kind, CardKind::MyNumberCard);
             break;
         }
     }
+    assert_eq!(
+        card.with(|m| m.my_number_accesses()),
+        Vec::<Vec<u8>>::new(),
+        "EF 0001 (the My Number) is never touched, in any form"
+    );
     card.remove();
 
     // A second reader: the kiosk's configured reader ignores a card in the other slot,
     // while an unfiltered lookup finds it.
-    let other = VirtualCard::new(VPCD_PORT + 1, CardModel::default());
+    let other = VirtualCard::new(pcscd.vpcd_port() + 1, CardModel::default());
     other.insert().unwrap();
     wait_until(
         Duration::from_secs(10),
@@ -254,4 +258,44 @@ fn card_module_over_pcsc() {
         CardKind::MyNumberCard
     );
     other.remove();
+}
+
+/// Each way a card answers a READ BINARY asking for more than is left (the rest with `9000`,
+/// the rest with `6282`, or `6Cxx` with the exact length), over pcscd: the kiosk reads the
+/// basic-4 file and the multi-chunk certificate under each, with the APDUs each way costs.
+#[test]
+fn reads_under_each_oversized_le_answer() {
+    ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    for (mode, sw, basic4_apdus) in [
+        (LeBeyondEnd::Remainder, 0x9000, 6),
+        (LeBeyondEnd::EndOfFile, 0x6282, 6),
+        (LeBeyondEnd::WrongLength, 0x6C68, 7),
+    ] {
+        let mut model = CardModel::default();
+        model.le_beyond_end = mode;
+        let card = inserted(model);
+        let before = card.with(|m| m.log.len());
+        let b = with_card(READER, |t| ops::read_basic4(t, &pin("1234"))).unwrap();
+        assert_eq!(
+            (b.name.expose().as_str(), b.birth.expose().as_str()),
+            ("山田　太郎", "19800217"),
+            "{mode:?}"
+        );
+        card.with(|m| {
+            assert_eq!(m.log.len() - before, basic4_apdus, "{mode:?}");
+            assert!(
+                m.sw_log[m.sw_log.len() - basic4_apdus..].contains(&sw),
+                "{mode:?}: the card answered {sw:04X}"
+            );
+        });
+        let cert = with_card(READER, ops::read_auth_certificate).unwrap();
+        assert_eq!(cert, card.with(|m| m.pki.auth_cert_der.clone()), "{mode:?}");
+        assert_eq!(card.with(|m| m.my_number_accesses()), Vec::<Vec<u8>>::new());
+        card.remove();
+        wait_until(Duration::from_secs(10), "card gone", || {
+            with_card(READER, |_| Ok(())) == Err(CardError::NoCard)
+        })
+        .unwrap();
+    }
 }

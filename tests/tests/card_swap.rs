@@ -7,7 +7,7 @@ use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
 use kiosk_app::card::CardError;
 use kiosk_app::secret::Pin;
-use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, VPCD_PORT};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, Events, FileLock};
 use madoguchi_tests::vcard::{CardModel, Fault, VirtualCard};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ fn pin(p: &str) -> Pin {
 }
 
 fn inserted(model: CardModel) -> VirtualCard {
-    let card = VirtualCard::new(VPCD_PORT, model);
+    let card = VirtualCard::new(ensure_pcscd().unwrap().vpcd_port(), model);
     card.insert().unwrap();
     wait_until(Duration::from_secs(10), "pcscd sees the card", || {
         with_card(READER, |_| Ok(())).is_ok()
@@ -51,11 +51,11 @@ fn verifies_with_data(card: &VirtualCard) -> usize {
 /// same PIN and the same tries: only the card's identity can tell them apart.
 #[test]
 fn card_swapped_between_tries_query_and_verify() {
-    ensure_pcscd().unwrap();
+    let port = ensure_pcscd().unwrap().vpcd_port();
     let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
     let mut other = CardModel::default();
     other.holder.name = "川口　花子".into();
-    let second = VirtualCard::new(VPCD_PORT, other);
+    let second = VirtualCard::new(port, other);
     let first = inserted(CardModel::default());
 
     // The service's insertion probe is identify (3 APDUs) then the tries query (3): right
@@ -69,10 +69,9 @@ fn card_swapped_between_tries_query_and_verify() {
     let service = CardService::spawn(READER.map(String::from), move |e| {
         let _ = tx.send(e);
     });
-    let next = |what: &str| {
-        rx.recv_timeout(Duration::from_secs(15))
-            .unwrap_or_else(|_| panic!("no card event: {what}"))
-    };
+    // All the events this test waits for, under one overall deadline.
+    let events = Events::new(rx, Duration::from_secs(45));
+    let next = |what: &str| events.next(what);
     let insertion = loop {
         if let CardEvent::Inserted {
             kind,
@@ -136,7 +135,7 @@ fn card_swapped_between_tries_query_and_verify() {
     // The same swap inside one connection (between the tries query and VERIFY of a read):
     // the connection sees the card go and the read ends there; it is never retried.
     let before = second.with(|m| m.apdu_count);
-    let third = VirtualCard::new(VPCD_PORT, CardModel::default());
+    let third = VirtualCard::new(port, CardModel::default());
     second.with(|m| {
         m.faults
             .push((before + 3, Fault::SwapTo(Box::new(third.clone()))))

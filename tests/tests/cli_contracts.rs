@@ -119,8 +119,15 @@ fn kioskctl_and_counter_sync_contracts() {
     let o = read_with("1234");
     assert_eq!(o.json["error"]["code"], "pin_locked");
     assert!(o.stderr.contains("municipal office"), "{}", o.stderr);
-    card.with(|m| m.text_tries = 3);
-    // Debug logging on: the PIN and the holder's data never reach the log (stderr).
+    // Trace logging on: the PIN and the holder's data never reach the log (stderr). The card
+    // gets a PIN of its own for this read, looked for as a whole token of the log
+    // ([`log_tokens`]), never inside a timestamp: the check cannot fail by accident, as a
+    // plain search for `1234` did on a time such as `…T08:51:23.812345Z`.
+    const LOG_PIN: &str = "8526";
+    card.with(|m| {
+        m.text_tries = 3;
+        m.text_pin = LOG_PIN.as_bytes().to_vec();
+    });
     let mut child = Command::new(&kioskctl)
         .arg("--config")
         .arg(cfg)
@@ -131,15 +138,27 @@ fn kioskctl_and_counter_sync_contracts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"1234\n").unwrap();
+    writeln!(child.stdin.take().unwrap(), "{LOG_PIN}").unwrap();
     let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success());
+    let log = without_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("header=00 20 00 80") && log.contains("sw=90 00"),
+        "the check needs the trace of the VERIFY exchange to look at: {log}"
+    );
+    let pin_tokens = log_tokens(&log).filter(|t| *t == LOG_PIN).count();
+    assert_eq!(pin_tokens, 0, "the PIN in the log: {log}");
     let found = personal_data_in(log.as_bytes(), &personal_data_needles(&Holder::default()));
     assert!(found.is_empty(), "{found:?} in the log: {log}");
-    for secret in ["1234", "31 32 33 34", "49, 50, 51, 52"] {
+    for secret in [
+        "38 35 32 36",      // the PIN's bytes as hex (an APDU dump)
+        "38353236",         // … without spaces
+        "56, 53, 50, 54",   // … as a Debug list of bytes
+        "0x38, 0x35, 0x32", // … as a hex Debug list
+    ] {
         assert!(!log.contains(secret), "{secret} in the log: {log}");
     }
+    card.with(|m| m.text_pin = b"1234".to_vec());
     card.remove();
 
     // Printer.
@@ -345,4 +364,32 @@ fn kioskctl_staff_hash_pin_verifies_with_argon2_cffi() {
         assert_eq!(out.status.code(), Some(1), "{bad:?} refused");
         assert!(out.stdout.is_empty(), "no hash for {bad:?}");
     }
+}
+
+/// The log split into whole tokens: runs of letters, digits and the characters that join
+/// them into one value (`.`, `-`, `_`, `/`, `:`). A timestamp (`2025-01-02T08:51:23.812345Z`,
+/// the one text of a line that varies by itself), a duration (`1.85261ms`) or a path is one
+/// token that never equals the PIN, while a leak shows up as one: `pin=8526`, `"8526"`.
+fn log_tokens(log: &str) -> impl Iterator<Item = &str> {
+    log.split(|c: char| !(c.is_ascii_alphanumeric() || "._-/:".contains(c)))
+        .filter(|t| !t.is_empty())
+}
+
+/// The log without terminal colour sequences (`ESC [ … letter`), which tracing puts between a
+/// field's name and its value.
+fn without_ansi(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

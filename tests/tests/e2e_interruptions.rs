@@ -144,11 +144,10 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
             verifies_with_data, 4,
             "one VERIFY per submitted PIN, never an automatic retry"
         );
-        assert!(
-            !m.log
-                .iter()
-                .any(|a| a == &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x01]),
-            "the My Number EF is never selected"
+        assert_eq!(
+            m.my_number_accesses(),
+            Vec::<Vec<u8>>::new(),
+            "the My Number EF is never touched (any SELECT of it, any read by SFI)"
         );
     });
     // The first resident's application was complete on the review screen when the card

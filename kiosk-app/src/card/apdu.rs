@@ -20,6 +20,8 @@ pub const EF_TEXT_PIN: u16 = 0x0011;
 pub const EF_TEXT_BASIC4: u16 = 0x0002;
 
 pub const SW_OK: u16 = 0x9000;
+/// READ BINARY: end of file reached before `Le` bytes (the data that was left comes with it).
+pub const SW_END_OF_FILE: u16 = 0x6282;
 
 pub fn select_df(aid: &[u8]) -> Vec<u8> {
     let mut v = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];

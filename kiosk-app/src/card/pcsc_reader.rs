@@ -35,6 +35,15 @@ pub struct PcscCard {
     event_count: u32,
 }
 
+/// Bytes as spaced hex, for the APDU trace (headers and status words only).
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl CardTransport for PcscCard {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
         let mut buf = zeroize::Zeroizing::new([0u8; 258]);
@@ -45,6 +54,16 @@ impl CardTransport for PcscCard {
                 detail: "the reader returned no status word".into(),
             });
         }
+        // For diagnosis: the command header, how many data bytes went and came back, and the
+        // status word. Never the data: it carries the PIN out and the holder's data back.
+        let (data, sw) = answer.split_at(answer.len() - 2);
+        tracing::trace!(
+            header = %hex(&apdu[..apdu.len().min(4)]),
+            body_len = apdu.len().saturating_sub(4),
+            data_len = data.len(),
+            sw = %hex(sw),
+            "APDU"
+        );
         Ok(answer.to_vec())
     }
 

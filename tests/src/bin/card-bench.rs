@@ -5,7 +5,7 @@
 use kiosk_app::card::ops;
 use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
 use kiosk_app::secret::Pin;
-use madoguchi_tests::harness::{ensure_pcscd, FileLock, VPCD_PORT};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock};
 use madoguchi_tests::vcard::{CardModel, VirtualCard};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -32,9 +32,9 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(30);
-    ensure_pcscd()?;
+    let pcscd = ensure_pcscd()?;
     let _slot = FileLock::acquire("madoguchi-vcard.lock")?;
-    let card = VirtualCard::new(VPCD_PORT, CardModel::default());
+    let card = VirtualCard::new(pcscd.vpcd_port(), CardModel::default());
     let (tx, rx) = mpsc::channel();
     let service = CardService::spawn(READER.map(String::from), move |e| {
         let _ = tx.send(e);
@@ -83,9 +83,9 @@ fn main() -> anyhow::Result<()> {
         Ok((card.with(|m| m.apdu_count) - before, t.elapsed()))
     };
     let pin = Pin::new_4_digits(b"1234")?;
-    while with_card(READER, |_| Ok(())).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(Duration::from_secs(10), "pcscd sees the card", || {
+        with_card(READER, |_| Ok(())).is_ok()
+    })?;
     let ops: Vec<(&str, Op)> = vec![
         (
             "identify (JPKI token label)",

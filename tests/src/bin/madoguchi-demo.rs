@@ -61,7 +61,8 @@ fn main() -> anyhow::Result<()> {
         std::fs::remove_dir_all(out.join("run"))?;
     }
     ensure_pcscd()?;
-    // The one vpcd slot is shared with the tests.
+    // The demo's own pcscd (its vpcd port is the process's own); the lock keeps one
+    // simulated card session at a time on this machine, as in the tests.
     let _slot = FileLock::acquire("madoguchi-vcard.lock")?;
     let fx = Fixture::new(FixtureOptions {
         dir: Some(out.join("run")),

@@ -6,6 +6,7 @@
 use crate::refbackend::RefBackend;
 use crate::vcard::{CardModel, VirtualCard};
 use crate::vprinter::VirtualPrinter;
+use anyhow::Context;
 use kiosk_app::config::KioskConfig;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -169,23 +169,35 @@ impl Script {
             .screen(Screen::Welcome)
     }
 
-    /// From the welcome screen to pressing "Submit": in English, with the card and PIN 1234,
-    /// a copy of the residence certificate.
-    pub fn submit_juminhyo(self, card: crate::vcard::VirtualCard) -> Self {
+    /// From the welcome screen to the confirmation screen: in English, `insert` puts the card
+    /// in, PIN 1234.
+    pub fn to_confirm(
+        self,
+        insert: impl FnMut(&AppWindow) -> Result<(), String> + 'static,
+    ) -> Self {
         self.screen(Screen::Welcome)
             .click("English")
             .click("Start")
-            .act("insert the card", move |_| {
-                card.insert().map_err(|e| e.to_string())
-            })
+            .act("insert the card", insert)
             .screen(Screen::Pin)
             .clicks(&["1", "2", "3", "4", "OK"])
             .screen(Screen::Confirm)
-            .click("Yes, continue")
+    }
+
+    /// From the confirmation screen to pressing "Submit": a copy of the residence certificate.
+    pub fn confirm_and_submit_juminhyo(self) -> Self {
+        self.click("Yes, continue")
             .screen(Screen::Municipality)
             .click("Next")
             .juminhyo_in_english(0)
             .click("Submit")
+    }
+
+    /// From the welcome screen to pressing "Submit": in English, with the card and PIN 1234,
+    /// a copy of the residence certificate.
+    pub fn submit_juminhyo(self, card: crate::vcard::VirtualCard) -> Self {
+        self.to_confirm(move |_| card.insert().map_err(|e| e.to_string()))
+            .confirm_and_submit_juminhyo()
     }
 
     /// The done screen within `patience` of the previous step, saying that the receipt was not

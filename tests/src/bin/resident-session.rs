@@ -42,14 +42,7 @@ fn main() -> anyhow::Result<()> {
     Script::new()
         // A resident who reads their data on the confirmation screen and walks away with
         // the card: little happens between the card read and the end of the session.
-        .screen(Screen::Welcome)
-        .click("English")
-        .click("Start")
-        .screen(Screen::InsertCard)
-        .act("insert the card", |_| ask("insert-card"))
-        .screen(Screen::Pin)
-        .clicks(&["1", "2", "3", "4", "OK"])
-        .screen(Screen::Confirm)
+        .to_confirm(|_| ask("insert-card"))
         .wait("the holder on screen", Duration::from_secs(5), |app| {
             !app.global::<Kiosk>().get_holder_address().is_empty()
         })
@@ -66,19 +59,8 @@ fn main() -> anyhow::Result<()> {
         .act("memory read after the session", |_| ask("session-over"))
         .click("OK")
         // The next resident goes all the way: submitted, printed, card taken.
-        .screen(Screen::Welcome)
-        .click("English")
-        .click("Start")
-        .screen(Screen::InsertCard)
-        .act("insert the card", |_| ask("insert-card"))
-        .screen(Screen::Pin)
-        .clicks(&["1", "2", "3", "4", "OK"])
-        .screen(Screen::Confirm)
-        .click("Yes, continue")
-        .screen(Screen::Municipality)
-        .click("Next")
-        .juminhyo_in_english(0)
-        .click("Submit")
+        .to_confirm(|_| ask("insert-card"))
+        .confirm_and_submit_juminhyo()
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
             app.global::<Kiosk>().get_printed()

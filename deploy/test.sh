@@ -11,6 +11,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Every binary the end-to-end tests run (kioskctl, counter-sync, submit-loop) and every test,
 # built once up front so that no test waits for a build.
 cargo build --workspace --all-targets --quiet
+export MADOGUCHI_BUILT=1
 
 if cargo nextest --version >/dev/null 2>&1; then
   # One process per test: Slint's event loop can only start once per process.

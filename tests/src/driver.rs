@@ -103,15 +103,33 @@ impl Script {
     }
 
     /// Presses the element whose accessible label is `label`.
+    /// The session applies intents on its own thread, so an element the previous step brings
+    /// on screen may not be there yet: waits for it (as a resident would), then presses it.
     pub fn click(self, label: &str) -> Self {
         let l = label.to_owned();
-        self.act(&format!("click {label:?}"), move |app| click(app, &l))
+        self.shown(label)
+            .act(&format!("click {label:?}"), move |app| click(app, &l))
     }
 
-    /// Taps the element labelled `label` with a finger: see [`tap`].
+    /// Taps the element labelled `label` with a finger once it is on screen: see [`tap`].
     pub fn tap(self, label: &str) -> Self {
         let l = label.to_owned();
-        self.act(&format!("tap {label:?}"), move |app| tap(app, &l))
+        self.shown(label)
+            .act(&format!("tap {label:?}"), move |app| tap(app, &l))
+    }
+
+    /// Waits until an element labelled `label` is on screen.
+    pub fn shown(self, label: &str) -> Self {
+        let l = label.to_owned();
+        self.wait(
+            &format!("an element labelled {label:?}"),
+            Duration::from_secs(10),
+            move |app| {
+                ElementHandle::find_by_accessible_label(app, &l)
+                    .next()
+                    .is_some()
+            },
+        )
     }
 
     pub fn clicks(mut self, labels: &[&str]) -> Self {
@@ -288,7 +306,8 @@ impl Script {
                             if since.elapsed() > *patience {
                                 let screen = app.global::<Kiosk>().get_screen();
                                 return finish(Err(format!(
-                                    "timed out waiting for {what} (screen is {screen:?})"
+                                    "timed out waiting for {what} (screen is {screen:?}; buttons: {:?})",
+                                    button_labels(&app)
                                 )));
                             }
                             return;
@@ -308,20 +327,28 @@ impl Script {
 pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
     let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
     let Some(e) = found.first() else {
-        let all: Vec<String> = i_slint_backend_testing::ElementQuery::from_root(app)
-            .match_descendants()
-            .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
-            .find_all()
-            .into_iter()
-            .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
-            .collect();
         return Err(format!(
-            "no element labelled {label:?} on screen {:?}; labels: {all:?}",
-            app.global::<Kiosk>().get_screen()
+            "no element labelled {label:?} on screen {:?}; buttons: {:?}",
+            app.global::<Kiosk>().get_screen(),
+            button_labels(app)
         ));
     };
     e.invoke_accessible_default_action();
     Ok(())
+}
+
+/// The labels of the buttons on screen, each once, for failure messages.
+fn button_labels(app: &AppWindow) -> Vec<String> {
+    let mut all: Vec<String> = i_slint_backend_testing::ElementQuery::from_root(app)
+        .match_descendants()
+        .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+        .find_all()
+        .into_iter()
+        .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// Presses where the element labelled `label` is, the way a finger does: pointer press and

@@ -483,33 +483,6 @@ impl Drop for SyncGuard {
     }
 }
 
-/// Newest modification time of the sources a binary is built from.
-fn newest_source(dir: &Path) -> std::time::SystemTime {
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return newest;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        let name = e.file_name();
-        if p.is_dir() {
-            if name != "target" && name != ".git" && name != "demo-out" {
-                newest = newest.max(newest_source(&p));
-            }
-        } else if matches!(
-            p.extension().and_then(|x| x.to_str()),
-            Some("rs" | "slint" | "toml" | "po")
-        ) {
-            if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
-                newest = newest.max(m);
-            }
-        }
-    }
-    newest
-}
-
-/// Path of a workspace binary (the CLI tests run the real binaries). `deploy/test.sh` builds
-/// them first; here they are rebuilt only when a source is newer than the binary.
 /// What one run of a command-line tool gave: exit code, stdout as JSON (`Null` when it was
 /// not JSON), stderr.
 pub struct CliOutput {
@@ -580,38 +553,35 @@ pub fn run_cli_within(
     })
 }
 
+/// Path of a workspace binary (the CLI tests run the real binaries). `deploy/test.sh` builds
+/// every target first and says so in `MADOGUCHI_BUILT`; otherwise (a developer running one test)
+/// cargo is asked once per process to bring the workspace up to date, with the same targets as
+/// `deploy/test.sh` so that one feature set is built. Cargo, not file times, decides what is
+/// stale: it does not relink a binary whose inputs did not change.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    let _lock = FileLock::acquire("madoguchi-build.lock")?;
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
     let path = target.join("debug").join(name);
-    let fresh = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .is_ok_and(|built| {
-            // Only what the binaries are built from: a new test file is no reason to rebuild.
-            let root = repo_root();
-            ["kiosk-app", "counter-sync", "ui", "tests/src", "Cargo.toml"]
-                .iter()
-                .map(|p| {
-                    let path = root.join(p);
-                    if path.is_dir() {
-                        newest_source(&path)
-                    } else {
-                        std::fs::metadata(&path)
-                            .and_then(|m| m.modified())
-                            .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
-                    }
-                })
-                .all(|newest| built >= newest)
-        });
-    if !fresh {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--workspace", "--all-targets"])
-            .current_dir(repo_root())
-            .status()?;
-        anyhow::ensure!(status.success(), "cargo build of the binaries failed");
+    if std::env::var_os("MADOGUCHI_BUILT").is_none() {
+        BUILT
+            .get_or_init(|| {
+                let _lock = FileLock::acquire("madoguchi-build.lock").map_err(|e| e.to_string())?;
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let status = std::process::Command::new(cargo)
+                    .args(["build", "--quiet", "--workspace", "--all-targets"])
+                    .current_dir(repo_root())
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err("cargo build of the binaries failed".into())
+                }
+            })
+            .clone()
+            .map_err(anyhow::Error::msg)?;
     }
     anyhow::ensure!(path.exists(), "{} was not built", path.display());
     Ok(path)

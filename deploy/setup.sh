@@ -17,6 +17,7 @@ PACKAGES=(
   python3-argon2                                     # test oracle: staff PIN hashes (argon2-cffi)
   python3-jwcrypto                                   # independent JWE oracle (tests/oracle)
   python3-pyscard                                    # third-party card reader checking the virtual card
+  strace                                             # test oracle: the serial line asked of the kernel
 )
 
 missing=()

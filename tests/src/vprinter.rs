@@ -113,18 +113,37 @@ pub struct VirtualPrinter {
     pub port: Port,
     pub state: Arc<Mutex<PrinterState>>,
     power: Arc<Mutex<Option<PowerOn>>>,
+    /// While a network printer is off: a socket bound to its address that does not listen, so
+    /// that connections are refused and no other test can take the port (see [`claim`]).
+    held: Arc<Mutex<Option<OwnedFd>>>,
 }
 
 impl VirtualPrinter {
     /// A network printer on `127.0.0.1:port` (0: any free port).
     pub fn start(port: u16, out_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let addr = TcpListener::bind(("127.0.0.1", port))?.local_addr()?;
-        Self::with_port(Port::Tcp(addr), out_dir)
+        let socket = claim(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        // getsockname through std's type; the socket is not listening yet.
+        let socket = TcpListener::from(socket);
+        let addr = socket.local_addr()?;
+        let socket = OwnedFd::from(socket);
+        let printer = Self::off(Port::Tcp(addr), out_dir);
+        *printer.held.lock().unwrap() = Some(socket);
+        printer.power_on()?;
+        Ok(printer)
     }
 
     /// A printer behind a pseudo-terminal whose path is `port`'s symlink.
     pub fn with_port(port: Port, out_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let printer = VirtualPrinter {
+        let printer = Self::off(port, out_dir);
+        if let Port::Tcp(addr) = printer.port {
+            *printer.held.lock().unwrap() = Some(claim(addr)?);
+        }
+        printer.power_on()?;
+        Ok(printer)
+    }
+
+    fn off(port: Port, out_dir: Option<PathBuf>) -> Self {
+        VirtualPrinter {
             port,
             state: Arc::new(Mutex::new(PrinterState {
                 out_dir,
@@ -132,9 +151,8 @@ impl VirtualPrinter {
                 ..Default::default()
             })),
             power: Arc::new(Mutex::new(None)),
-        };
-        printer.power_on()?;
-        Ok(printer)
+            held: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// What the kiosk's `printer.connection` says to reach this printer.
@@ -149,7 +167,15 @@ impl VirtualPrinter {
     /// Switches the printer off: the listener or device goes away, open connections are cut
     /// and an unfinished job is lost, as with the power switch. Returns when it is off.
     pub fn power_off(&self) {
-        let Some(on) = self.power.lock().unwrap().take() else {
+        let mut power = self.power.lock().unwrap();
+        if power.is_none() {
+            return;
+        }
+        if let Port::Tcp(addr) = self.port {
+            // Hold the address before the listener goes: no moment when it is free.
+            *self.held.lock().unwrap() = Some(claim(addr).expect("the printer's own address"));
+        }
+        let Some(on) = power.take() else {
             return;
         };
         let _ = rustix::io::write(&on.stop_tx, b"x");
@@ -167,7 +193,11 @@ impl VirtualPrinter {
         let p = self.clone();
         let thread = match &self.port {
             Port::Tcp(addr) => {
-                let listener = TcpListener::bind(addr)?;
+                let socket = claim(*addr)?;
+                rustix::net::listen(&socket, 128)?;
+                let listener = TcpListener::from(socket);
+                // Listening now: the placeholder can go.
+                drop(self.held.lock().unwrap().take());
                 std::thread::Builder::new()
                     .name("vprinter".into())
                     .spawn(move || p.accept(listener, stop))?
@@ -382,6 +412,24 @@ fn command_len(rest: &[u8]) -> Option<Option<usize>> {
         | [0x1C, b'C', ..] => need(3),
         _ => None,
     }
+}
+
+/// A TCP socket bound to `addr` (port 0: any free one) with `SO_REUSEPORT`, not listening. The
+/// printer's listener and the placeholder that holds its address while it is off both come
+/// from here, so that one can be bound before the other goes: the port is never free for
+/// another test to take, and connecting while nothing listens is refused at once.
+fn claim(addr: SocketAddr) -> std::io::Result<OwnedFd> {
+    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+    let socket = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    sockopt::set_socket_reuseport(&socket, true)?;
+    rustix::net::bind(&socket, &addr)?;
+    Ok(socket)
 }
 
 /// Blocks until the power goes off.

@@ -103,8 +103,10 @@ impl Script {
     }
 
     /// Presses the element whose accessible label is `label`.
-    /// The session applies intents on its own thread, so an element the previous step brings
-    /// on screen may not be there yet: waits for it (as a resident would), then presses it.
+    /// The session applies intents on its own thread and the UI shows the result a moment
+    /// later, so an element the previous step brings on screen (or enables: "Next" once an
+    /// answer is chosen) may not be there yet: waits for it, as a resident would, then presses
+    /// it. Pressing a disabled button does nothing, so waiting for it to exist is not enough.
     pub fn click(self, label: &str) -> Self {
         let l = label.to_owned();
         self.shown(label)
@@ -118,17 +120,13 @@ impl Script {
             .act(&format!("tap {label:?}"), move |app| tap(app, &l))
     }
 
-    /// Waits until an element labelled `label` is on screen.
+    /// Waits until an enabled element labelled `label` is on screen.
     pub fn shown(self, label: &str) -> Self {
         let l = label.to_owned();
         self.wait(
-            &format!("an element labelled {label:?}"),
+            &format!("an enabled element labelled {label:?}"),
             Duration::from_secs(10),
-            move |app| {
-                ElementHandle::find_by_accessible_label(app, &l)
-                    .next()
-                    .is_some()
-            },
+            move |app| enabled(app, &l).is_some(),
         )
     }
 
@@ -325,16 +323,25 @@ impl Script {
 }
 
 pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
-    let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
-    let Some(e) = found.first() else {
+    let Some(e) = enabled(app, label) else {
         return Err(format!(
-            "no element labelled {label:?} on screen {:?}; buttons: {:?}",
+            "no enabled element labelled {label:?} on screen {:?}; buttons: {:?}",
             app.global::<Kiosk>().get_screen(),
             button_labels(app)
         ));
     };
     e.invoke_accessible_default_action();
     Ok(())
+}
+
+/// The first enabled button labelled `label`. Only buttons: the text inside a button carries
+/// the same label (for screen readers) and, having no enabled state of its own, would pass for
+/// an enabled element while its button is still disabled.
+fn enabled(app: &AppWindow, label: &str) -> Option<ElementHandle> {
+    ElementHandle::find_by_accessible_label(app, label).find(|e| {
+        e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Button)
+            && e.accessible_enabled() != Some(false)
+    })
 }
 
 /// The labels of the buttons on screen, each once, for failure messages.
@@ -356,10 +363,8 @@ fn button_labels(app: &AppWindow) -> Vec<String> {
 /// included), unlike [`click`], which invokes the element's action directly.
 pub fn tap(app: &AppWindow, label: &str) -> Result<(), String> {
     use slint::platform::{PointerEventButton, WindowEvent};
-    let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(app, label).collect();
-    let e = found
-        .first()
-        .ok_or_else(|| format!("nothing labelled {label:?} to tap"))?;
+    let e =
+        enabled(app, label).ok_or_else(|| format!("nothing enabled labelled {label:?} to tap"))?;
     let (pos, size) = (e.absolute_position(), e.size());
     let position = slint::LogicalPosition::new(pos.x + size.width / 2.0, pos.y + size.height / 2.0);
     let w = app.window();

@@ -6,13 +6,13 @@
 //! retryable) gets its own backoff in SQLite and is probed, not hammered; when it answers
 //! again its whole backlog is due at once. Outside opening hours a worker sends nothing.
 
-use crate::client::{HttpClient, Outcome};
-use crate::config::{MunicipalityConfig, SyncConfig};
-use crate::hours::OpeningHours;
 use crate::metrics::Metrics;
-use crate::outbox::{Claimed, DestinationUpdate, Horizon, Outbox, OutboxError, Record};
-use crate::retry::Backoff;
 use anyhow::Context;
+use counter_core::client::{HttpClient, Outcome};
+use counter_core::config::{MunicipalityConfig, SyncConfig};
+use counter_core::hours::OpeningHours;
+use counter_core::outbox::{Claimed, DestinationUpdate, Horizon, Outbox, OutboxError, Record};
+use counter_core::retry::Backoff;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
 
 impl Clock {
     pub fn system() -> Self {
-        Clock(Arc::new(crate::now_ms))
+        Clock(Arc::new(counter_core::now_ms))
     }
 
     pub fn new(now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
@@ -122,7 +122,7 @@ pub async fn run_with_clock(
     let _lock = DaemonLock::acquire(&cfg.outbox.path)?;
     // The kiosk's own key serves every municipality: refuse to start if others can read it.
     if let Some(tls) = &cfg.tls {
-        crate::client::check_private_key_mode(&tls.client_key)?;
+        counter_core::client::check_private_key_mode(&tls.client_key)?;
     }
     // Fail early, naming the file, if the database cannot be opened or migrated.
     let released = Outbox::open(&cfg.outbox.path)?.release_orphans()?;
@@ -557,7 +557,7 @@ mod tests {
             dir.path().join("o.db").display()
         );
         let cfg: SyncConfig =
-            crate::config::parse_config_text(&dir.path().join("k.toml"), &text).unwrap();
+            counter_core::config::parse_config_text(&dir.path().join("k.toml"), &text).unwrap();
         let db = cfg.outbox.path.clone();
         Outbox::open(&db).unwrap();
         let metrics = Arc::new(Metrics::new(&cfg).unwrap());

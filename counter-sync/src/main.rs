@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use counter_sync::config::{SyncConfig, DEFAULT_CONFIG_PATH};
-use counter_sync::outbox::Outbox;
+use counter_core::config::{SyncConfig, DEFAULT_CONFIG_PATH};
+use counter_core::outbox::Outbox;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -51,7 +51,7 @@ fn main() {
 }
 
 fn real_main() -> anyhow::Result<()> {
-    counter_sync::memory::forbid_dumps()
+    counter_core::memory::forbid_dumps()
         .map_err(|e| anyhow::anyhow!("cannot make counter-sync non-dumpable: {e}"))?;
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -118,7 +118,7 @@ fn real_main() -> anyhow::Result<()> {
                 }
                 for d in destinations
                     .iter()
-                    .filter(|d| d.blocked_until(counter_sync::now_ms()).is_some())
+                    .filter(|d| d.blocked_until(counter_core::now_ms()).is_some())
                 {
                     println!(
                         "{} is {}: {}",
@@ -154,7 +154,7 @@ fn real_main() -> anyhow::Result<()> {
             let mut outbox = Outbox::open(&cfg.outbox.path)?;
             let row = outbox.get(&id)?;
             outbox
-                .requeue(&row.id, counter_sync::now_ms())
+                .requeue(&row.id, counter_core::now_ms())
                 .with_context(|| {
                     format!(
                         "application {id} cannot be requeued (state {})",
@@ -179,7 +179,7 @@ fn real_main() -> anyhow::Result<()> {
             let mut outbox = Outbox::open(&cfg.outbox.path)?;
             let mut numbers = Vec::with_capacity(count);
             for chunk in apps.chunks(500) {
-                numbers.extend(outbox.enqueue_many(chunk, counter_sync::now_ms())?);
+                numbers.extend(outbox.enqueue_many(chunk, counter_core::now_ms())?);
             }
             if json {
                 let ids: Vec<String> = apps.iter().map(|a| a.application_id.to_string()).collect();

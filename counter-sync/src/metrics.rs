@@ -3,9 +3,9 @@
 //! Queue depth and destination state are read from the outbox at each scrape, so they are
 //! true even right after a restart; attempt counts and latencies are counted by the workers.
 
-use crate::config::SyncConfig;
-use crate::hours::{HoursError, OpeningHours};
-use crate::outbox::Outbox;
+use counter_core::config::SyncConfig;
+use counter_core::hours::{HoursError, OpeningHours};
+use counter_core::outbox::Outbox;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -177,7 +177,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let codes: Vec<String> = self.hours.iter().map(|(c, _)| c.clone()).collect();
         let now = time::OffsetDateTime::now_utc();
-        let now_ms = crate::now_ms();
+        let now_ms = counter_core::now_ms();
         let read = {
             let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
             let read = match &*outbox {

@@ -1,10 +1,10 @@
 //! Synthetic applications for installation checks and load tests: real sealed payloads to
 //! each configured municipality, with an applicant who is nobody.
 
-use crate::api::{Answer, Applicant, SealedContent};
-use crate::config::SyncConfig;
-use crate::outbox::NewApplication;
-use crate::seal::{seal, SealError};
+use counter_core::api::{Answer, Applicant, SealedContent};
+use counter_core::config::SyncConfig;
+use counter_core::outbox::NewApplication;
+use counter_core::seal::{seal, SealError};
 
 /// The procedure code every synthetic application carries, so a municipality can drop them.
 pub const PROCEDURE: &str = "madoguchi-synthetic-check";

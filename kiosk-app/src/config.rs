@@ -3,7 +3,7 @@
 use crate::catalogue::{Catalogue, CatalogueError};
 use crate::receipt::link::Connection;
 use crate::routing::{Router, RouterError};
-use counter_sync::config::{parse_config_text, read_config_text, ConfigError, SyncConfig};
+use counter_core::config::{parse_config_text, read_config_text, ConfigError, SyncConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

@@ -59,7 +59,7 @@ impl Router {
             if f.len() != 5 {
                 return Err(invalid(format!("expected 5 fields, found {}", f.len())));
             }
-            if !counter_sync::config::is_valid_municipality_code(f[0]) {
+            if !counter_core::config::is_valid_municipality_code(f[0]) {
                 return Err(invalid(format!(
                     "{} is not a valid municipality code",
                     f[0]

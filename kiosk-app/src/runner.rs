@@ -11,7 +11,7 @@ use crate::session::{
 };
 use crate::submit::Submitter;
 use crate::watchdog::{self, Outcome};
-use counter_sync::outbox::Outbox;
+use counter_core::outbox::Outbox;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -282,7 +282,7 @@ fn print_problem(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use counter_sync::outbox::NewApplication;
+    use counter_core::outbox::NewApplication;
 
     const SOON: Duration = Duration::from_millis(100);
     const PATIENCE: Duration = Duration::from_secs(10);

@@ -2,9 +2,9 @@
 
 use crate::config::KioskConfig;
 use crate::session::{Submission, Submitted};
-use counter_sync::api::{Answer, Applicant, SealedContent};
-use counter_sync::outbox::{NewApplication, Outbox, OutboxError};
-use counter_sync::seal::{seal, SealError};
+use counter_core::api::{Answer, Applicant, SealedContent};
+use counter_core::outbox::{NewApplication, Outbox, OutboxError};
+use counter_core::seal::{seal, SealError};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
@@ -84,7 +84,7 @@ impl Submitter {
         zeroize::Zeroize::zeroize(&mut content.applicant);
         let plaintext = Zeroizing::new(encoded?);
         let sealed = seal(&plaintext, key)?;
-        let submitted_at = counter_sync::hours::japan_now();
+        let submitted_at = counter_core::hours::japan_now();
         let app = NewApplication {
             application_id,
             kiosk_id: self.kiosk_id.clone(),
@@ -94,7 +94,7 @@ impl Submitter {
             receipt_lang: s.lang.code().to_owned(),
             sealed,
         };
-        let receipt_number = self.outbox.enqueue(&app, counter_sync::now_ms())?;
+        let receipt_number = self.outbox.enqueue(&app, counter_core::now_ms())?;
         tracing::info!(receipt = %receipt_number, application_id = %app.application_id, municipality = %app.municipality_code, procedure = %app.procedure_code, "application enqueued");
         Ok(Submitted {
             receipt_number,

@@ -258,7 +258,7 @@ impl Fixture {
         .into_iter()
         .enumerate()
         {
-            let (private_pem, public_pem) = counter_sync::seal::generate_key_pair()?;
+            let (private_pem, public_pem) = counter_core::seal::generate_key_pair()?;
             std::fs::write(dir.join(format!("{code}.pub.pem")), &public_pem)?;
             let port = if opts.fixed_ports {
                 18080 + i as u16
@@ -437,13 +437,13 @@ impl SyncGuard {
     }
 
     /// counter-sync's daemon on a thread of this process with the system clock (benchmarks).
-    pub fn in_process(cfg: counter_sync::config::SyncConfig) -> Self {
+    pub fn in_process(cfg: counter_core::config::SyncConfig) -> Self {
         Self::spawn_with_clock(cfg, counter_sync::daemon::Clock::system())
     }
 
     /// The daemon on a thread, reading the time from `clock` (a test that moves the clock).
     pub fn spawn_with_clock(
-        cfg: counter_sync::config::SyncConfig,
+        cfg: counter_core::config::SyncConfig,
         clock: counter_sync::daemon::Clock,
     ) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -625,7 +625,7 @@ impl Default for SyncOptions {
 pub struct SyncFixture {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
-    pub config: counter_sync::config::SyncConfig,
+    pub config: counter_core::config::SyncConfig,
     pub codes: Vec<String>,
     pub backends: Vec<RefBackend>,
     /// With TLS: the kiosk's certificate and CA, and each municipality's CA and server.
@@ -652,7 +652,7 @@ impl SyncFixture {
         };
         for i in 0..opts.municipalities {
             let code = municipality_code(11301 + i as u32 * 7);
-            let (private_pem, public_pem) = counter_sync::seal::generate_key_pair()?;
+            let (private_pem, public_pem) = counter_core::seal::generate_key_pair()?;
             std::fs::write(d.join(format!("{code}.pub.pem")), &public_pem)?;
             let mut section = format!(
                 "\n[[municipality]]\ncode = \"{code}\"\nname_ja = \"試験町{i}\"\nname_en = \"Test Town {i}\"\npublic_key = \"{code}.pub.pem\"\ncatalogue = \"unused.toml\"\n"
@@ -687,7 +687,7 @@ impl SyncFixture {
         }
         let config_path = d.join("kiosk.toml");
         std::fs::write(&config_path, toml)?;
-        let config = counter_sync::config::SyncConfig::load(&config_path)?;
+        let config = counter_core::config::SyncConfig::load(&config_path)?;
         Ok(Self {
             dir,
             config_path,

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use counter_sync::api::{
+use counter_core::api::{
     Accepted, ApplicationEnvelope, ErrorBody, RemoteStatus, SealedContent, StatusAnswer,
 };
 use serde::Serialize;
@@ -482,7 +482,7 @@ fn accept_application(
         };
         return (StatusCode::OK, Json(a)).into_response();
     }
-    let content: SealedContent = match counter_sync::seal::open(&envelope.sealed, &s.private_pem)
+    let content: SealedContent = match counter_core::seal::open(&envelope.sealed, &s.private_pem)
         .map_err(|e| e.to_string())
         .and_then(|p| serde_json::from_slice(&p).map_err(|e| e.to_string()))
     {

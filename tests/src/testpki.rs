@@ -147,7 +147,7 @@ impl MunicipalityPki {
     pub fn server_tls(&self, kiosk_ca: &Issued) -> anyhow::Result<ServerTls> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        counter_sync::client::install_crypto_provider();
+        counter_core::client::install_crypto_provider();
         let mut roots = rustls::RootCertStore::empty();
         roots.add(CertificateDer::from_pem_slice(&kiosk_ca.cert_pem)?)?;
         let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build()?;

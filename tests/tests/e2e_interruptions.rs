@@ -152,6 +152,6 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
     });
     // The first resident's application was complete on the review screen when the card
     // left; neither that nor the later interruptions submitted anything.
-    let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
+    let outbox = counter_core::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     assert!(outbox.list().unwrap().is_empty(), "nothing was submitted");
 }

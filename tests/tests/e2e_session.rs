@@ -153,11 +153,11 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
     );
 
     // The outbox recorded delivery and print, and dropped the sealed payload.
-    let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
+    let outbox = counter_core::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     wait_until(Duration::from_secs(5), "delivery recorded", || {
         outbox
             .get(&receipt)
-            .map(|r| r.state == counter_sync::outbox::State::Delivered)
+            .map(|r| r.state == counter_core::outbox::State::Delivered)
             .unwrap_or(false)
     })
     .unwrap();

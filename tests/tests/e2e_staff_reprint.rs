@@ -197,7 +197,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
         assert_eq!(d.qr_payloads(), vec![number.clone()]);
         assert!(!text.iter().any(|l| l.contains("山田")), "no personal data");
     }
-    let outbox = counter_sync::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
+    let outbox = counter_core::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
     let row = outbox.get(&number).unwrap();
     assert!(row.printed && row.print_problem.is_none());
     assert_eq!(row.receipt_lang, "en");

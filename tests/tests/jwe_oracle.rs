@@ -1,5 +1,5 @@
 //! The kiosk's JWE checked by an implementation that shares no code with it: Python
-//! `jwcrypto` (Debian `python3-jwcrypto`) opens what `counter_sync::seal` produces, and reads
+//! `jwcrypto` (Debian `python3-jwcrypto`) opens what `counter_core::seal` produces, and reads
 //! the protected header the municipality API requires. A fixed vector — sealed once by
 //! `counter-sync enqueue-synthetic`, committed with its key and plaintext under
 //! `tests/vectors/jwe/` — must keep opening to the same plaintext, with the kiosk's own
@@ -36,11 +36,11 @@ fn base64url(s: &str) -> Vec<u8> {
 
 #[test]
 fn jwcrypto_opens_what_the_kiosk_seals() {
-    let (private, public) = counter_sync::seal::generate_key_pair().unwrap();
+    let (private, public) = counter_core::seal::generate_key_pair().unwrap();
     let content = "{\"applicant\":{\"name\":\"山田　太郎\",\"birth_date\":\"1980-02-17\"}}";
-    let sealed = counter_sync::seal::seal(content.as_bytes(), &public).unwrap();
+    let sealed = counter_core::seal::seal(content.as_bytes(), &public).unwrap();
     // A second seal of the same content: a fresh ephemeral key and IV each time.
-    let again = counter_sync::seal::seal(content.as_bytes(), &public).unwrap();
+    let again = counter_core::seal::seal(content.as_bytes(), &public).unwrap();
     assert_ne!(sealed, again);
     // The same JWE with one bit of the ciphertext flipped must not open: the oracle can fail.
     let mut parts: Vec<String> = sealed.split('.').map(str::to_string).collect();
@@ -49,8 +49,8 @@ fn jwcrypto_opens_what_the_kiosk_seals() {
     parts[3] = String::from_utf8(ct).unwrap();
     let tampered = parts.join(".");
     // Sealed to another municipality's key: must not open with this one.
-    let (_, other_public) = counter_sync::seal::generate_key_pair().unwrap();
-    let elsewhere = counter_sync::seal::seal(content.as_bytes(), &other_public).unwrap();
+    let (_, other_public) = counter_core::seal::generate_key_pair().unwrap();
+    let elsewhere = counter_core::seal::seal(content.as_bytes(), &other_public).unwrap();
 
     let answers = jwcrypto_open(&private, &[sealed, again, tampered, elsewhere]).unwrap();
     for answer in &answers[..2] {
@@ -70,11 +70,11 @@ fn the_fixed_vector_keeps_opening_to_its_plaintext() {
     let sealed = sealed.trim().to_string();
     let expected = std::fs::read(dir.join("plaintext.json")).unwrap();
     // The plaintext is a real sealed content: what the API documents inside `sealed`.
-    let content: counter_sync::api::SealedContent = serde_json::from_slice(&expected).unwrap();
+    let content: counter_core::api::SealedContent = serde_json::from_slice(&expected).unwrap();
     assert_eq!(content.procedure_code, "madoguchi-synthetic-check");
 
     assert_eq!(
-        counter_sync::seal::open(&sealed, &key).unwrap(),
+        counter_core::seal::open(&sealed, &key).unwrap(),
         expected,
         "the kiosk's own opener"
     );

@@ -3,7 +3,7 @@
 //! is in the outbox, the database passes `PRAGMA integrity_check`, and counter-sync then
 //! delivers all of them.
 
-use counter_sync::outbox::{Outbox, State};
+use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{
     binary, personal_data_in, personal_data_needles, wait_until, Fixture, FixtureOptions,
 };

@@ -1,5 +1,5 @@
-//! Contract test: the client and the reference backend against `counter-sync/openapi.yaml`,
-//! not against the Rust types they share (`counter_sync::api`). Every request the real
+//! Contract test: the client and the reference backend against `counter-core/openapi.yaml`,
+//! not against the Rust types they share (`counter_core::api`). Every request the real
 //! `counter-sync run` sent in a delivery with retries, refusals and status polling (body,
 //! Idempotency-Key, and the sealed content as opened by jwcrypto, an independent JWE
 //! implementation) and every answer the reference backend gave (a documented status with a
@@ -7,14 +7,14 @@
 //! every documented status of `POST /v1/applications` the client does what the document says
 //! (`x-madoguchi-outcome`).
 
-use counter_sync::client::{classify, Outcome};
+use counter_core::client::{classify, Outcome};
 use madoguchi_tests::harness::{jwcrypto_open, repo_root, wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Exchange, Fault};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 fn document() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("counter-sync/openapi.yaml")).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("counter-core/openapi.yaml")).unwrap();
     serde_norway::from_str(&text).unwrap()
 }
 
@@ -218,7 +218,7 @@ fn client_and_reference_backend_follow_the_openapi_document() {
     );
     let before = backend.exchanges().len();
     // Every answer of the reference backend is documented, with the documented body.
-    counter_sync::client::install_crypto_provider();
+    counter_core::client::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
     let base = backend.url();
     let id = envelope["application_id"].as_str().unwrap();

@@ -8,7 +8,7 @@
 //! those copies in place of the files and deletes the files that were never synced, as a disk
 //! that honours fsync and nothing else would after a power cut.
 
-use counter_sync::outbox::Outbox;
+use counter_core::outbox::Outbox;
 use madoguchi_tests::harness::{binary, repo_root, Fixture, FixtureOptions};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};

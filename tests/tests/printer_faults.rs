@@ -20,7 +20,7 @@ use std::time::Duration;
 fn receipt_job() -> ReceiptJob {
     ReceiptJob {
         receipt_number: "K01-261122-0042".into(),
-        submitted_at: counter_sync::hours::japan_now(),
+        submitted_at: counter_core::hours::japan_now(),
         lang: Lang::Ja,
         municipality_ja: "越生町".into(),
         municipality_local: "越生町".into(),

@@ -23,7 +23,7 @@ const RENDER: Duration = Duration::from_secs(20);
 fn job(counter_name: &str) -> Vec<u8> {
     let job = ReceiptJob {
         receipt_number: NUMBER.into(),
-        submitted_at: counter_sync::hours::japan_now(),
+        submitted_at: counter_core::hours::japan_now(),
         lang: Lang::En,
         municipality_ja: "越生町".into(),
         municipality_local: "Ogose Town".into(),

@@ -4,8 +4,8 @@
 //! re-sending forever; the municipality can tell a relabelled envelope; a private key that
 //! other users can read stops the daemon.
 
+use counter_core::outbox::{Outbox, State};
 use counter_sync::daemon::Clock;
-use counter_sync::outbox::{Outbox, State};
 use madoguchi_tests::harness::{wait_until, SyncFixture, SyncGuard, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault, RefBackend};
 use serde_json::Value;
@@ -24,7 +24,7 @@ fn delivered(fx: &SyncFixture, code: &str) -> u64 {
         .sum()
 }
 
-fn destination(fx: &SyncFixture, code: &str) -> Option<counter_sync::outbox::Destination> {
+fn destination(fx: &SyncFixture, code: &str) -> Option<counter_core::outbox::Destination> {
     Outbox::open(&fx.config.outbox.path)
         .unwrap()
         .destination(code)
@@ -139,7 +139,7 @@ fn a_clock_that_jumps_forward_and_back_cannot_hold_deliveries_back() {
     // The kiosk boots with its clock five years ahead, and the municipality is down.
     let offset = Arc::new(AtomicI64::new(YEARS));
     let o = offset.clone();
-    let clock = Clock::new(move || counter_sync::now_ms() + o.load(Ordering::SeqCst));
+    let clock = Clock::new(move || counter_core::now_ms() + o.load(Ordering::SeqCst));
     backend.store.lock().unwrap().set_chaos(Some(Chaos {
         seed: 3,
         faults: vec![(Fault::Status(503, None), 1000)],
@@ -216,13 +216,13 @@ fn a_relabelled_envelope_is_refused_by_the_municipality() {
     let claimed = outbox
         .claim_batch(
             &code,
-            counter_sync::now_ms() + 1,
+            counter_core::now_ms() + 1,
             Duration::from_secs(60),
             2,
         )
         .unwrap();
     assert_eq!(claimed.len(), 2);
-    counter_sync::client::install_crypto_provider();
+    counter_core::client::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
     let url = format!("{}/v1/applications", fx.backends[0].url());
     let post = |key: &str, body: &Value| {

@@ -4,7 +4,7 @@
 //! the end every municipality holds every one of its applications exactly once, every retry
 //! carried the identical body, and the outbox is intact and fully delivered.
 
-use counter_sync::outbox::{Outbox, State};
+use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::collections::{HashMap, HashSet};

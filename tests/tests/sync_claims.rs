@@ -3,8 +3,8 @@
 //! `counter-sync requeue`, "backing off" in `counter-sync status`, answers read with a cap,
 //! and the retention purge of delivered metadata.
 
-use counter_sync::client::MAX_BODY;
-use counter_sync::outbox::{Outbox, State};
+use counter_core::client::MAX_BODY;
+use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::time::Duration;
@@ -18,7 +18,7 @@ fn one_municipality(sync: &str) -> SyncFixture {
     .unwrap()
 }
 
-fn row(fx: &SyncFixture, id: &str) -> counter_sync::outbox::Row {
+fn row(fx: &SyncFixture, id: &str) -> counter_core::outbox::Row {
     Outbox::open(&fx.config.outbox.path)
         .unwrap()
         .get(id)
@@ -124,7 +124,7 @@ fn status_says_a_down_destination_is_backing_off_and_why() {
     let d = &v["destinations"][0];
     assert_eq!(d["municipality_code"], code.as_str());
     assert!(
-        d["retry_at"].as_i64().unwrap() > counter_sync::now_ms(),
+        d["retry_at"].as_i64().unwrap() > counter_core::now_ms(),
         "{d}"
     );
 }
@@ -204,7 +204,7 @@ fn retention_purge_deletes_old_delivered_metadata_only() {
     let (old, recent) = (delivered.next().unwrap(), delivered.next().unwrap());
 
     // Two days ago: `old` delivered, `failed` submitted and refused. Only `old` may go.
-    let two_days_ago = counter_sync::now_ms() - 2 * 86_400_000;
+    let two_days_ago = counter_core::now_ms() - 2 * 86_400_000;
     let db = rusqlite::Connection::open(&fx.config.outbox.path).unwrap();
     db.execute(
         "UPDATE application SET delivered_at = ?2 WHERE id = ?1",

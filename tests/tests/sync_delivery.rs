@@ -5,8 +5,8 @@
 //! request before `Retry-After`, a destination that is down gets one probe at a time (not a
 //! batch), and its backlog is due at once when it answers.
 
-use counter_sync::api::{Applicant, SealedContent};
-use counter_sync::outbox::{NewApplication, Outbox, State};
+use counter_core::api::{Applicant, SealedContent};
+use counter_core::outbox::{NewApplication, Outbox, State};
 use madoguchi_tests::harness::{
     wait_until, Fixture, FixtureOptions, SyncFixture, SyncOptions, Unreachable,
 };
@@ -29,7 +29,7 @@ fn enqueue(outbox: &mut Outbox, fx: &Fixture, code: &str) -> String {
         language: "ja".into(),
     };
     let public = std::fs::read(fx.dir.join(format!("{code}.pub.pem"))).unwrap();
-    let sealed = counter_sync::seal::seal(&serde_json::to_vec(&content).unwrap(), &public).unwrap();
+    let sealed = counter_core::seal::seal(&serde_json::to_vec(&content).unwrap(), &public).unwrap();
     let app = NewApplication {
         application_id,
         kiosk_id: "K01".into(),
@@ -39,7 +39,7 @@ fn enqueue(outbox: &mut Outbox, fx: &Fixture, code: &str) -> String {
         receipt_lang: "ja".into(),
         sealed,
     };
-    outbox.enqueue(&app, counter_sync::now_ms()).unwrap();
+    outbox.enqueue(&app, counter_core::now_ms()).unwrap();
     app.application_id.to_string()
 }
 
@@ -102,7 +102,7 @@ fn one_municipality_down_does_not_delay_the_other() {
 
     // A retry of a delivered application gets the same answer; a changed body gets 422.
     let body = got.bodies[0].clone();
-    counter_sync::client::install_crypto_provider();
+    counter_core::client::install_crypto_provider();
     let client = reqwest::blocking::Client::new();
     let again = client
         .post(format!("{}/v1/applications", moroyama.url()))

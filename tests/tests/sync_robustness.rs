@@ -2,9 +2,9 @@
 //! holds up the others; mutual TLS with a per-municipality CA; opening hours; `401` pauses a
 //! destination until staff resume it; the municipality's later status is polled; metrics.
 
-use counter_sync::api::RemoteStatus;
-use counter_sync::client::{HttpClient, Outcome, TlsFiles};
-use counter_sync::outbox::{Outbox, State};
+use counter_core::api::RemoteStatus;
+use counter_core::client::{HttpClient, Outcome, TlsFiles};
+use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{holds_for, wait_until, SyncFixture, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::time::Duration;
@@ -139,7 +139,7 @@ fn mutual_tls_with_a_per_municipality_ca() {
 #[test]
 fn closed_municipality_gets_nothing_until_it_opens() {
     let today = time::OffsetDateTime::now_utc()
-        .to_offset(counter_sync::hours::JST)
+        .to_offset(counter_core::hours::JST)
         .weekday();
     let other_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         [today.next().number_days_from_monday() as usize];
@@ -294,7 +294,7 @@ fn metrics_endpoint_reports_queue_and_attempts() {
             .all(|r| matches!(r.state, State::Delivered | State::Failed))
     })
     .unwrap();
-    counter_sync::client::install_crypto_provider();
+    counter_core::client::install_crypto_provider();
     let mut text = String::new();
     wait_until(
         Duration::from_secs(10),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[command(name = "kiosk-app", version, about = "Madoguchi touchscreen kiosk")]
 struct Cli {
     /// Kiosk configuration file (TOML).
-    #[arg(long, default_value = counter_sync::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
+    #[arg(long, default_value = counter_core::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
     config: PathBuf,
 }
 
@@ -25,7 +25,7 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
-    counter_sync::memory::forbid_dumps().context("cannot make the kiosk process non-dumpable")?;
+    counter_core::memory::forbid_dumps().context("cannot make the kiosk process non-dumpable")?;
     let cli = Cli::parse();
     let cfg = KioskConfig::load(&cli.config)?;
     let app = AppWindow::new().context("cannot create the kiosk window")?;

@@ -2,7 +2,7 @@
 //! a non-zero exit and a readable message on failure.
 
 use clap::{Parser, Subcommand};
-use counter_sync::outbox::{Outbox, OutboxError};
+use counter_core::outbox::{Outbox, OutboxError};
 use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{self, ReaderInfo};
 use kiosk_app::card::CardError;
@@ -20,7 +20,7 @@ use std::time::Duration;
 #[command(name = "kioskctl", version, about = "Madoguchi kiosk maintenance tool")]
 struct Cli {
     /// Kiosk configuration file (TOML).
-    #[arg(long, global = true, default_value = counter_sync::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
+    #[arg(long, global = true, default_value = counter_core::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -177,7 +177,7 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     // `card read` holds the holder's data and `doctor` the config: no dumps, no peeking.
-    counter_sync::memory::forbid_dumps().map_err(|e| {
+    counter_core::memory::forbid_dumps().map_err(|e| {
         fail(
             "non_dumpable",
             format!("cannot make kioskctl non-dumpable: {e}"),
@@ -260,7 +260,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&cli.config)?;
             let job = kiosk_app::session::ReceiptJob {
                 receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
-                submitted_at: counter_sync::hours::japan_now(),
+                submitted_at: counter_core::hours::japan_now(),
                 lang: kiosk_app::session::Lang::Ja,
                 municipality_ja: "テスト印刷".into(),
                 municipality_local: "テスト印刷".into(),
@@ -481,7 +481,7 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
     );
     check(
         "database",
-        counter_sync::outbox::Outbox::open(&cfg.sync.outbox.path)
+        counter_core::outbox::Outbox::open(&cfg.sync.outbox.path)
             .map_err(|e| e.to_string())
             .and_then(|o| {
                 let integrity = o.integrity_check().map_err(|e| e.to_string())?;
@@ -506,7 +506,7 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
                         "{failed} applications failed permanently and need staff: `counter-sync status`, then `counter-sync requeue <id>`"
                     ));
                 }
-                let now = counter_sync::now_ms();
+                let now = counter_core::now_ms();
                 let destinations = o.destinations().map_err(|e| e.to_string())?;
                 // A broken or paused destination does not heal by itself: staff must act.
                 let needs_staff: Vec<String> = destinations
@@ -596,7 +596,7 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
         .map_err(|e| fail("runtime", e))?;
     for m in &cfg.sync.municipalities {
         let result = rt.block_on(async {
-            let client = counter_sync::client::HttpClient::for_municipality(
+            let client = counter_core::client::HttpClient::for_municipality(
                 &cfg.sync,
                 m,
                 Duration::from_secs(5),

@@ -9,7 +9,7 @@ use super::link::Connection;
 use super::printer::{self, PrinterError, PrinterStatus};
 use crate::config::KioskConfig;
 use crate::session::{Lang, PrintProblem, ReceiptJob, UnconfirmedReceipt, World};
-use counter_sync::outbox::{Outbox, OutboxError, Row};
+use counter_core::outbox::{Outbox, OutboxError, Row};
 use std::time::Duration;
 
 /// How much longer than `printer.timeout_ms` the kiosk waits for a print, reprint or status
@@ -96,7 +96,7 @@ pub fn reissue_job(row: &Row, world: &World) -> Result<ReceiptJob, ReprintError>
         receipt: row.receipt_number.clone(),
         value: row.submitted_at.clone(),
     })?
-    .to_offset(counter_sync::hours::JST);
+    .to_offset(counter_core::hours::JST);
     let lang = Lang::from_code(&row.receipt_lang).unwrap_or(Lang::Ja);
     let mut job = ReceiptJob::new(
         row.receipt_number.clone(),
@@ -186,8 +186,8 @@ mod tests {
     use crate::catalogue::Catalogue;
     use crate::routing::Router;
     use crate::session::MunicipalityInfo;
-    use counter_sync::hours::OpeningHours;
-    use counter_sync::outbox::NewApplication;
+    use counter_core::hours::OpeningHours;
+    use counter_core::outbox::NewApplication;
     use std::path::Path;
 
     fn app(municipality: &str, procedure: &str) -> NewApplication {

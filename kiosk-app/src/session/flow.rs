@@ -25,7 +25,7 @@ pub struct Now {
 
 impl Now {
     pub fn system() -> Self {
-        let local = counter_sync::hours::japan_now();
+        let local = counter_core::hours::japan_now();
         Now {
             instant: Instant::now(),
             today: local.date(),
@@ -947,7 +947,7 @@ mod tests {
     use crate::routing::{MunicipalityEntry, Router};
     use crate::session::MunicipalityInfo;
     use crate::session::UnconfirmedReceipt;
-    use counter_sync::hours::OpeningHours;
+    use counter_core::hours::OpeningHours;
     use std::path::Path;
 
     fn world() -> Arc<World> {

@@ -42,7 +42,7 @@ pub fn format_date(date: time::Date, lang: Lang) -> String {
 
 /// "Closed now; processed from …", for the done screen and the receipt. Japan time.
 pub fn processing_note(from: time::OffsetDateTime, lang: Lang, municipality: &str) -> String {
-    let t = from.to_offset(counter_sync::hours::JST);
+    let t = from.to_offset(counter_core::hours::JST);
     let day = t.weekday().number_days_from_monday() as usize;
     match lang {
         Lang::Ja => {

@@ -76,7 +76,7 @@ pub struct MunicipalityInfo {
     pub name_ja: String,
     pub name_en: String,
     pub catalogue: Catalogue,
-    pub hours: counter_sync::hours::OpeningHours,
+    pub hours: counter_core::hours::OpeningHours,
 }
 
 impl MunicipalityInfo {

@@ -442,7 +442,7 @@ fn main() -> anyhow::Result<()> {
     fx.printer.state.lock().unwrap().paper_mm = 58;
     let job = kiosk_app::session::ReceiptJob {
         receipt_number: "K02-261122-0001".into(),
-        submitted_at: counter_sync::hours::japan_now(),
+        submitted_at: counter_core::hours::japan_now(),
         lang: kiosk_app::session::Lang::Ja,
         municipality_ja: "毛呂山町".into(),
         municipality_local: "毛呂山町".into(),

@@ -39,7 +39,7 @@ fn job(lang: Lang) -> ReceiptJob {
     let en = lang == Lang::En;
     ReceiptJob {
         receipt_number: "K01-261122-0042".into(),
-        submitted_at: counter_sync::hours::japan_now(),
+        submitted_at: counter_core::hours::japan_now(),
         lang,
         municipality_ja: "毛呂山町".into(),
         municipality_local: if en { "Moroyama Town" } else { "毛呂山町" }.into(),
@@ -50,7 +50,7 @@ fn job(lang: Lang) -> ReceiptJob {
             "住民票の写しの交付申請"
         }
         .into(),
-        processing_from: Some(counter_sync::hours::japan_now() + time::Duration::days(2)),
+        processing_from: Some(counter_core::hours::japan_now() + time::Duration::days(2)),
         reissue: false,
     }
 }

@@ -30,7 +30,7 @@ fn ask(what: &str) -> Result<(), String> {
 
 fn main() -> anyhow::Result<()> {
     // As the kiosk does; the test reads this process's memory with CAP_SYS_PTRACE.
-    counter_sync::memory::forbid_dumps()?;
+    counter_core::memory::forbid_dumps()?;
     let config = std::env::args()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("usage: resident-session KIOSK.TOML"))?;

@@ -6,8 +6,8 @@
 //!
 //! `cargo run -p madoguchi-tests --bin sync-bench -- [N] [M] [BATCH]` (defaults 10000 10 32).
 
-use counter_sync::client::{HttpClient, Outcome};
-use counter_sync::outbox::{Outbox, State};
+use counter_core::client::{HttpClient, Outcome};
+use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{wait_until, SyncFixture, SyncGuard, SyncOptions};
 use madoguchi_tests::refbackend::{Chaos, Fault};
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ fn raw_rate(fx: &SyncFixture, n: usize) -> anyhow::Result<f64> {
     let apps = counter_sync::synthetic::applications(&fx.config, n)?;
     let mut per: Vec<Vec<(String, Vec<u8>)>> = vec![vec![]; m];
     for (i, a) in apps.iter().enumerate() {
-        let env = counter_sync::api::ApplicationEnvelope {
+        let env = counter_core::api::ApplicationEnvelope {
             application_id: a.application_id.to_string(),
             kiosk_id: a.kiosk_id.clone(),
             municipality_code: a.municipality_code.clone(),
@@ -78,7 +78,7 @@ fn drain_rate(fx: &SyncFixture, n: usize) -> anyhow::Result<f64> {
     let mut outbox = Outbox::open(&fx.config.outbox.path)?;
     let before = delivered(&outbox);
     for chunk in apps.chunks(1000) {
-        outbox.enqueue_many(chunk, counter_sync::now_ms())?;
+        outbox.enqueue_many(chunk, counter_core::now_ms())?;
     }
     let started = Instant::now();
     let sync = SyncGuard::in_process(fx.config.clone());
@@ -115,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|a| {
             let t = Instant::now();
-            outbox.enqueue(a, counter_sync::now_ms()).expect("enqueue");
+            outbox.enqueue(a, counter_core::now_ms()).expect("enqueue");
             t.elapsed()
         })
         .collect();
@@ -180,7 +180,7 @@ fn main() -> anyhow::Result<()> {
         let before = delivered(&outbox);
         let posts_before = fx.backends[0].store.lock().unwrap().posts;
         let apps = counter_sync::synthetic::applications(&fx.config, backlog)?;
-        Outbox::open(&fx.config.outbox.path)?.enqueue_many(&apps, counter_sync::now_ms())?;
+        Outbox::open(&fx.config.outbox.path)?.enqueue_many(&apps, counter_core::now_ms())?;
         std::thread::sleep(down_for); // the outage itself, not synchronisation
         let posts_while_down = fx.backends[0].store.lock().unwrap().posts - posts_before;
         let received_before = fx.backends[0].received().len();

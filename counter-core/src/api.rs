@@ -1,4 +1,4 @@
-//! Wire types of the municipality API v1 (see `counter-sync/openapi.yaml`).
+//! Wire types of the municipality API v1 (see `counter-core/openapi.yaml`).
 
 use serde::{Deserialize, Serialize};
 

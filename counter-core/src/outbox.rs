@@ -720,8 +720,9 @@ impl Outbox {
         self.select_all(&format!("{ROW_SELECT} ORDER BY submitted_at"), row_from_sql)
     }
 
-    /// Exclusive access for tests and tools that need raw SQL.
-    pub fn connection(&self) -> &Connection {
+    /// Raw SQL for this module's tests (to damage rows, read pragmas back).
+    #[cfg(test)]
+    fn connection(&self) -> &Connection {
         &self.conn
     }
 }

@@ -1,9 +1,11 @@
 //! Receipts: the layout as ESC/POS bytes ([`layout`]), the printer edge with status checks
-//! and print confirmation ([`printer`]) over TCP, USB, serial or a file ([`link`]), and a decoder of ESC/POS bytes ([`decode`]) used by
-//! the tests and the virtual printer to read receipts back, and [`raster`] for the lines the
-//! printer's kanji font cannot print; [`service`] is the configured printer, the print
-//! outcome kept in the outbox and reprints.
+//! and print confirmation ([`printer`]) over TCP, USB, serial or a file ([`link`]), and
+//! [`raster`] for the lines the printer's kanji font cannot print; [`service`] is the
+//! configured printer, the print outcome kept in the outbox and reprints. `decode` reads
+//! receipts back for the tests and the virtual printer: test code, compiled only for tests
+//! and with the `test-support` feature.
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod decode;
 pub mod layout;
 pub mod link;

@@ -4,103 +4,10 @@
 //! printed. The whole sequence, opening the link included, keeps to one timeout: whatever the
 //! printer does, a print ends by then.
 
-use super::link::Connection;
+use super::link::{Connection, PrinterLink};
 use crate::session::PrintProblem;
 use serde::Serialize;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-/// A bidirectional byte link to a printer.
-pub trait PrinterLink {
-    /// All of `bytes`, or an error once the deadline the link was opened with has passed.
-    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()>;
-    /// One byte, or `None` when the printer said nothing within `timeout`.
-    fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>>;
-}
-
-/// A network printer. Writes give up at the deadline the link was opened with, so a printer
-/// that stops reading (or reads a byte now and then) cannot hold a job.
-pub struct TcpLink {
-    stream: TcpStream,
-    deadline: Instant,
-}
-
-impl TcpLink {
-    /// Connects within `timeout`, host name resolution included.
-    pub fn connect(address: &str, timeout: Duration) -> std::io::Result<Self> {
-        let deadline = Instant::now() + timeout;
-        let mut last = std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{address} does not resolve"),
-        );
-        for addr in super::link::resolve(address, deadline)? {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(timed_out(format!("no connection to {address} in time")));
-            }
-            match TcpStream::connect_timeout(&addr, left) {
-                Ok(stream) => {
-                    stream.set_nodelay(true)?;
-                    return Ok(TcpLink { stream, deadline });
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-}
-
-fn timed_out(why: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, why)
-}
-
-impl PrinterLink for TcpLink {
-    fn send(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(timed_out("the printer stopped taking data".into()));
-            }
-            self.stream.set_write_timeout(Some(left))?;
-            match self.stream.write(bytes) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.stream.flush()
-    }
-
-    fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>> {
-        self.stream
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let mut b = [0u8; 1];
-        match self.stream.read(&mut b) {
-            Ok(0) => Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "printer closed the connection",
-            )),
-            Ok(_) => Ok(Some(b[0])),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
 
 /// The printer's state from `DLE EOT 1–4`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -161,7 +161,7 @@ impl KioskConfig {
                 message: e.to_string(),
             })?;
         }
-        if !crate::session::Lang::ALL
+        if !crate::domain::Lang::ALL
             .iter()
             .any(|l| l.code() == cfg.ui.default_language)
         {

@@ -1,12 +1,14 @@
 //! Madoguchi kiosk: the resident flow, the card, the receipt and the Slint UI.
 //!
 //! Data flow: card ([`card`]) → session ([`session`], a pure state machine) → outbox
-//! ([`submit`], sealed, via `counter_sync`) and session → receipt ([`receipt`]) → printer.
-//! [`runner`] executes the session's effects; [`ui`] renders its views.
+//! ([`submit`], sealed, via `counter_core`) and session → receipt ([`receipt`]) → printer.
+//! [`runner`] executes the session's effects; [`ui`] renders its views. [`domain`] holds the
+//! types they all share.
 
 pub mod card;
 pub mod catalogue;
 pub mod config;
+pub mod domain;
 pub mod receipt;
 pub mod routing;
 pub mod runner;

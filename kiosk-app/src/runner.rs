@@ -1,14 +1,14 @@
 //! The session thread: owns the [`Flow`], feeds it inputs (UI intents, card events, results,
 //! clock ticks) and carries out its effects on the card service, the outbox and the printer.
 
-use crate::card::pcsc_reader::{CardCommand, CardEvent, CardService};
+use crate::card::pcsc_reader::{CardCommand, CardService};
 use crate::card::CardError;
 use crate::config::KioskConfig;
+use crate::domain::CardEvent;
+use crate::domain::{Lang, PrintProblem};
 use crate::receipt::printer::{PrinterError, PrinterStatus};
 use crate::receipt::service::{self, ReceiptPrinter};
-use crate::session::{
-    Effect, Flow, FlowTimes, Input, Lang, Now, PrintProblem, StaffPanel, View, World,
-};
+use crate::session::{Effect, Flow, FlowTimes, Input, Now, StaffPanel, View, World};
 use crate::submit::Submitter;
 use crate::watchdog::{self, Outcome};
 use counter_core::outbox::Outbox;

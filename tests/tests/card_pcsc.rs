@@ -5,8 +5,9 @@
 //! oversized `Le`.
 
 use kiosk_app::card::ops::{self, CardKind};
-use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
+use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardService};
 use kiosk_app::card::CardError;
+use kiosk_app::domain::CardEvent;
 use kiosk_app::secret::Pin;
 use madoguchi_tests::harness::{ensure_pcscd, wait_until, Events, FileLock};
 use madoguchi_tests::vcard::{CardModel, Fault, LeBeyondEnd, VirtualCard};

@@ -9,11 +9,12 @@
 //! device that never stops talking, answers that each come just in time; and status packets
 //! the printer sends unasked (ASB) never pass for a confirmation.
 
+use kiosk_app::domain::{Lang, PrintProblem};
 use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
 use kiosk_app::receipt::link::Connection;
 use kiosk_app::receipt::printer::{self, PrinterError};
 use kiosk_app::receipt::service::PRINT_MARGIN;
-use kiosk_app::session::{Lang, PrintProblem, ReceiptJob};
+use kiosk_app::session::ReceiptJob;
 use madoguchi_tests::vprinter::{Mode, Port, VirtualPrinter};
 use std::time::Duration;
 

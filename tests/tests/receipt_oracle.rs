@@ -6,11 +6,12 @@
 //! refuses to print on every fault. Kanji text is not checked here: emupos has no kanji
 //! mode (see `receipt::decode`, which the other receipt tests use for that).
 
+use kiosk_app::domain::{Lang, PrintProblem};
 use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
 use kiosk_app::receipt::link::Connection;
 use kiosk_app::receipt::printer::{self, PrinterError};
 use kiosk_app::receipt::raster::{Align, LineRenderer};
-use kiosk_app::session::{Lang, PrintProblem, ReceiptJob};
+use kiosk_app::session::ReceiptJob;
 use madoguchi_tests::emupos::{zbarimg, Emupos, Fault, Printed};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -261,7 +261,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let job = kiosk_app::session::ReceiptJob {
                 receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
                 submitted_at: counter_core::hours::japan_now(),
-                lang: kiosk_app::session::Lang::Ja,
+                lang: kiosk_app::domain::Lang::Ja,
                 municipality_ja: "テスト印刷".into(),
                 municipality_local: "テスト印刷".into(),
                 procedure_ja: "印刷の確認（申請ではありません）".into(),
@@ -394,11 +394,11 @@ fn bounded<T: Send + 'static>(
 fn printer_code(e: &printer::PrinterError) -> &'static str {
     match e {
         printer::PrinterError::NotReady(p, _) => match p {
-            kiosk_app::session::PrintProblem::PaperOut => "paper_out",
-            kiosk_app::session::PrintProblem::CoverOpen => "cover_open",
-            kiosk_app::session::PrintProblem::Offline => "printer_offline",
-            kiosk_app::session::PrintProblem::Error => "printer_error",
-            kiosk_app::session::PrintProblem::Unconfirmed => "printer_unconfirmed",
+            kiosk_app::domain::PrintProblem::PaperOut => "paper_out",
+            kiosk_app::domain::PrintProblem::CoverOpen => "cover_open",
+            kiosk_app::domain::PrintProblem::Offline => "printer_offline",
+            kiosk_app::domain::PrintProblem::Error => "printer_error",
+            kiosk_app::domain::PrintProblem::Unconfirmed => "printer_unconfirmed",
         },
         printer::PrinterError::Unreachable(_) => "printer_unreachable",
         printer::PrinterError::Silent => "printer_silent",

@@ -1,9 +1,9 @@
 //! PC/SC edge: the [`CardTransport`] over pcscd, a one-shot helper for `kioskctl`, and the
 //! [`CardService`] thread that watches readers and runs card operations for the session.
 
-use super::basic4::Basic4;
 use super::ops::{self, CardKind};
 use super::{CardError, CardTransport};
+use crate::domain::{CardEvent, CardInsertion};
 use crate::secret::Pin;
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use serde::Serialize;
@@ -93,15 +93,6 @@ impl CardTransport for PcscCard {
         }
         Ok(())
     }
-}
-
-/// Which insertion of a card an operation is meant for: the reader, and that reader's PC/SC
-/// event count (the upper 16 bits of `dwEventState`) when the card was seen and its PIN tries
-/// read. pcscd moves the count on at every removal and insertion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardInsertion {
-    pub reader: String,
-    pub event_count: u32,
 }
 
 /// Whether the reader holds a usable card, and its event count, without waiting.
@@ -233,26 +224,6 @@ pub fn with_inserted_card<T>(
     let ctx = establish()?;
     let reader = CString::new(insertion.reader.clone()).map_err(|_| CardError::NoReader)?;
     run_on(&ctx, &reader, Some(insertion.event_count), f)
-}
-
-/// What the card service tells the session.
-#[derive(Debug)]
-pub enum CardEvent {
-    /// No usable reader or no pcscd; the kiosk cannot take cards right now.
-    ReaderProblem(CardError),
-    /// Readers are fine and empty.
-    NoCard,
-    /// A card was inserted and identified.
-    Inserted {
-        kind: CardKind,
-        text_pin_tries: Option<u8>,
-        error: Option<CardError>,
-        /// Which card this is: a PIN read for it names it, and runs on no other card.
-        insertion: CardInsertion,
-    },
-    Removed,
-    /// Result of [`CardCommand::ReadBasic4`].
-    Read(Result<Basic4, CardError>),
 }
 
 pub enum CardCommand {

@@ -3,7 +3,8 @@
 //! confirms the printer processed everything before it.
 
 use super::raster::{Align, LineRenderer};
-use crate::session::{Lang, ReceiptJob};
+use crate::domain::Lang;
+use crate::session::ReceiptJob;
 use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};

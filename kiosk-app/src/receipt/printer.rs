@@ -5,7 +5,7 @@
 //! printer does, a print ends by then.
 
 use super::link::{Connection, PrinterLink};
-use crate::session::PrintProblem;
+use crate::domain::PrintProblem;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,8 @@ use super::layout::{receipt_bytes, ReceiptContext};
 use super::link::Connection;
 use super::printer::{self, PrinterError, PrinterStatus};
 use crate::config::KioskConfig;
-use crate::session::{Lang, PrintProblem, ReceiptJob, UnconfirmedReceipt, World};
+use crate::domain::{Lang, PrintProblem};
+use crate::session::{ReceiptJob, UnconfirmedReceipt, World};
 use counter_core::outbox::{Outbox, OutboxError, Row};
 use std::time::Duration;
 

@@ -2,14 +2,12 @@
 
 use super::staff::{StaffPanel, StaffState, STAFF_PIN_LEN};
 use super::view::{HolderView, QuestionView, ReceiptView, View};
-use super::{
-    Effect, Lang, PrintProblem, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World,
-};
+use super::{Effect, ReceiptJob, Screen, StaffAlert, Submission, Submitted, World};
 use crate::card::basic4::Basic4;
 use crate::card::ops::CardKind;
-use crate::card::pcsc_reader::{CardEvent, CardInsertion};
 use crate::card::CardError;
 use crate::catalogue::{Procedure, QuestionKind};
+use crate::domain::{CardEvent, CardInsertion, Lang, PrintProblem};
 use crate::secret::{Pin, Secret};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

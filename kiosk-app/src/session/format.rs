@@ -1,6 +1,6 @@
 //! Dates for residents: Japanese with the era (elderly residents think in 和暦), English plain.
 
-use super::Lang;
+use crate::domain::Lang;
 
 const ERAS: [(i32, u8, u8, &str); 5] = [
     (2019, 5, 1, "令和"),

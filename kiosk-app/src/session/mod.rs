@@ -12,31 +12,11 @@ pub use format::{format_birth, format_date, processing_note};
 pub use staff::{StaffLockout, StaffPanel, StaffView, UnconfirmedReceipt, STAFF_PIN_LEN};
 pub use view::{HolderView, QuestionView, ReceiptView, View};
 
+use crate::domain::Lang;
+
 use crate::card::basic4::Basic4;
 use crate::catalogue::Catalogue;
 use crate::routing::Router;
-
-/// UI languages. Japanese first; more follow the same pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Ja,
-    En,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ja => "ja",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Lang> {
-        Lang::ALL.into_iter().find(|l| l.code() == code)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -184,27 +164,4 @@ impl ReceiptJob {
 pub struct Submitted {
     pub receipt_number: String,
     pub submitted_at: time::OffsetDateTime,
-}
-
-/// Why a receipt could not be printed (shown to the resident, alerted to staff).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrintProblem {
-    PaperOut,
-    CoverOpen,
-    Offline,
-    Error,
-    /// The job was sent but the printer did not confirm it (it may or may not have printed).
-    Unconfirmed,
-}
-
-impl PrintProblem {
-    pub fn code(self) -> &'static str {
-        match self {
-            PrintProblem::PaperOut => "paper-out",
-            PrintProblem::CoverOpen => "cover-open",
-            PrintProblem::Offline => "offline",
-            PrintProblem::Error => "error",
-            PrintProblem::Unconfirmed => "unconfirmed",
-        }
-    }
 }

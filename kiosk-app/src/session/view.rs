@@ -1,7 +1,8 @@
 //! What the UI renders: a plain snapshot of the session, produced by [`super::Flow::view`].
 
-use super::{Lang, Screen};
+use super::Screen;
 use crate::card::basic4::{Basic4, Sex};
+use crate::domain::Lang;
 use crate::secret::SecretString;
 
 #[derive(Debug, Clone)]

@@ -4,8 +4,9 @@
 
 pub mod staff;
 
+use crate::domain::Lang;
 use crate::runner::SessionHandle;
-use crate::session::{Input, Intent, Lang, Screen, View};
+use crate::session::{Input, Intent, Screen, View};
 use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
 };

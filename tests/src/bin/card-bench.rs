@@ -3,7 +3,8 @@
 //! operation. Prints one line per figure for BENCHMARKS.md.
 
 use kiosk_app::card::ops;
-use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardEvent, CardService};
+use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardService};
+use kiosk_app::domain::CardEvent;
 use kiosk_app::secret::Pin;
 use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock};
 use madoguchi_tests::vcard::{CardModel, VirtualCard};

@@ -7,11 +7,12 @@
 //!
 //! `cargo run -p madoguchi-tests --bin receipt-bench -- [N]` (default 200).
 
+use kiosk_app::domain::Lang;
 use kiosk_app::receipt::layout::{receipt_bytes, ReceiptContext};
 use kiosk_app::receipt::link::Connection;
 use kiosk_app::receipt::printer::{self, PrinterError};
 use kiosk_app::receipt::raster::{Align, LineRenderer};
-use kiosk_app::session::{Lang, ReceiptJob};
+use kiosk_app::session::ReceiptJob;
 use madoguchi_tests::vprinter::{Port, VirtualPrinter};
 use std::time::{Duration, Instant};
 

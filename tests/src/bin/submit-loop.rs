@@ -5,8 +5,9 @@
 
 use kiosk_app::card::basic4::{Basic4, Sex};
 use kiosk_app::config::KioskConfig;
+use kiosk_app::domain::Lang;
 use kiosk_app::secret::SecretString;
-use kiosk_app::session::{Lang, Submission};
+use kiosk_app::session::Submission;
 use kiosk_app::submit::Submitter;
 use std::io::Write;
 

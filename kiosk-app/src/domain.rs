@@ -1,0 +1,81 @@
+//! The kiosk's shared vocabulary: what the session, the card service and the printer driver
+//! tell each other. Each of them imports this module; none imports another's machinery for
+//! it (the session knows nothing of PC/SC, the printer driver nothing of the session).
+
+use crate::card::basic4::Basic4;
+use crate::card::ops::CardKind;
+use crate::card::CardError;
+
+/// UI languages. Japanese first; more follow the same pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
+}
+
+/// Why a receipt could not be printed (shown to the resident, alerted to staff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintProblem {
+    PaperOut,
+    CoverOpen,
+    Offline,
+    Error,
+    /// The job was sent but the printer did not confirm it (it may or may not have printed).
+    Unconfirmed,
+}
+
+impl PrintProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            PrintProblem::PaperOut => "paper-out",
+            PrintProblem::CoverOpen => "cover-open",
+            PrintProblem::Offline => "offline",
+            PrintProblem::Error => "error",
+            PrintProblem::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+/// What the card service tells the session.
+#[derive(Debug)]
+pub enum CardEvent {
+    /// No usable reader or no pcscd; the kiosk cannot take cards right now.
+    ReaderProblem(CardError),
+    /// Readers are fine and empty.
+    NoCard,
+    /// A card was inserted and identified.
+    Inserted {
+        kind: CardKind,
+        text_pin_tries: Option<u8>,
+        error: Option<CardError>,
+        /// Which card this is: a PIN read for it names it, and runs on no other card.
+        insertion: CardInsertion,
+    },
+    Removed,
+    /// Result of a read of the basic 4 attributes (`CardCommand::ReadBasic4`).
+    Read(Result<Basic4, CardError>),
+}
+
+/// Which insertion of a card an operation is meant for: the reader, and that reader's PC/SC
+/// event count (the upper 16 bits of `dwEventState`) when the card was seen and its PIN tries
+/// read. pcscd moves the count on at every removal and insertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInsertion {
+    pub reader: String,
+    pub event_count: u32,
+}

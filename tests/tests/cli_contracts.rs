@@ -169,6 +169,22 @@ fn kioskctl_and_counter_sync_contracts() {
         "{}",
         o.stderr
     );
+    // `--json` is one flag for every command, before the command as well as after it.
+    let o = run(&kioskctl, cfg, &["--json", "printer", "status"], None);
+    assert_eq!((o.code, o.json["ready"].as_bool()), (0, Some(true)));
+    let help = Command::new(&kioskctl)
+        .args(["printer", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let status_line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with("status"))
+        .unwrap_or_default();
+    assert!(
+        status_line.trim_start().len() > "status".len() + 10,
+        "`printer status` has its help text: {help}"
+    );
     let o = run(&kioskctl, cfg, &["printer", "test"], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(fx.printer.jobs().len(), 1);

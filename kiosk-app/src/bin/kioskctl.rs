@@ -22,6 +22,9 @@ struct Cli {
     /// Kiosk configuration file (TOML).
     #[arg(long, global = true, default_value = counter_core::config::DEFAULT_CONFIG_PATH, env = "MADOGUCHI_CONFIG")]
     config: PathBuf,
+    /// Answer in JSON on stdout (errors too: `{"ok": false, "error": {"code", "message"}}`).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,23 +47,15 @@ enum Command {
         command: StaffCommand,
     },
     /// Check reader, printer, backends and database and say what is wrong.
-    Doctor {
-        #[arg(long)]
-        json: bool,
-    },
+    Doctor,
 }
 
 #[derive(Subcommand)]
 enum CardCommand {
     /// Readers, card presence and type, PIN tries left (never a VERIFY with data).
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Read name, address, birth date and sex with the 4-digit PIN.
     Read {
-        #[arg(long)]
-        json: bool,
         /// Read the PIN from standard input (the only way; it is never an argument).
         #[arg(long, required = true)]
         pin_stdin: bool,
@@ -83,39 +78,24 @@ enum StaffCommand {
 
 #[derive(Subcommand)]
 enum PrinterCommand {
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    /// The printer's state (paper, cover, online) as it answers `DLE EOT`; exit code 1 when it
+    /// cannot be reached or does not answer in time.
+    Status,
     /// Print a test receipt.
     Test,
     /// Receipts the printer never confirmed (paper out, switched off, kiosk stopped…).
-    Unconfirmed {
-        #[arg(long)]
-        json: bool,
-    },
+    Unconfirmed,
     /// Print a receipt again (marked 再発行) from its outbox row; nothing personal is needed.
     Reprint {
         /// The receipt number, e.g. K01-261122-0007.
         receipt: String,
-        #[arg(long)]
-        json: bool,
     },
 }
 
 fn main() {
     let cli = Cli::parse();
     kiosk_app::init_logging();
-    let json = matches!(
-        cli.command,
-        Command::Card {
-            command: CardCommand::Status { json: true } | CardCommand::Read { json: true, .. }
-        } | Command::Printer {
-            command: PrinterCommand::Status { json: true }
-                | PrinterCommand::Unconfirmed { json: true }
-                | PrinterCommand::Reprint { json: true, .. }
-        } | Command::Doctor { json: true }
-    );
+    let json = cli.json;
     match run(cli) {
         Ok(()) => {}
         Err(Failure {
@@ -176,6 +156,7 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
     // `card read` holds the holder's data and `doctor` the config: no dumps, no peeking.
     counter_core::memory::forbid_dumps().map_err(|e| {
         fail(
@@ -185,7 +166,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     })?;
     match cli.command {
         Command::Card {
-            command: CardCommand::Status { json },
+            command: CardCommand::Status,
         } => {
             let cfg = load(&cli.config)?;
             let v = card_status(cfg.card.reader.as_deref())?;
@@ -193,12 +174,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Card {
-            command:
-                CardCommand::Read {
-                    json,
-                    allow_last_try,
-                    ..
-                },
+            command: CardCommand::Read { allow_last_try, .. },
         } => {
             let cfg = load(&cli.config)?;
             let mut input = zeroize::Zeroizing::new(String::new());
@@ -242,7 +218,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Printer {
-            command: PrinterCommand::Status { json },
+            command: PrinterCommand::Status,
         } => {
             let cfg = load(&cli.config)?;
             let connection = cfg.printer.connection.to_string();
@@ -275,14 +251,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 move |p| p.print(&job),
             )?
             .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
-            println!(
-                "test receipt printed and confirmed by {}",
-                cfg.printer.connection
-            );
+            let connection = cfg.printer.connection.to_string();
+            let v = json!({ "ok": true, "connection": connection });
+            print(json, v, || {
+                format!("test receipt printed and confirmed by {connection}")
+            });
             Ok(())
         }
         Command::Printer {
-            command: PrinterCommand::Unconfirmed { json },
+            command: PrinterCommand::Unconfirmed,
         } => {
             let cfg = load(&cli.config)?;
             let rows = Outbox::attach(&cfg.sync.outbox.path)
@@ -321,7 +298,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Printer {
-            command: PrinterCommand::Reprint { receipt, json },
+            command: PrinterCommand::Reprint { receipt },
         } => {
             let cfg = load(&cli.config)?;
             let world = cfg.load_world().map_err(|e| fail("config_error", e))?;
@@ -361,10 +338,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| fail("stdin", e))?;
             let hash = kiosk_app::staff_pin::hash_pin(input.trim().as_bytes())
                 .map_err(|e| fail("pin_format", e))?;
-            println!("{hash}");
+            print(json, json!({ "ok": true, "pin_hash": hash }), || {
+                hash.clone()
+            });
             Ok(())
         }
-        Command::Doctor { json } => doctor(&cli.config, json),
+        Command::Doctor => doctor(&cli.config, json),
     }
 }
 

@@ -6,11 +6,15 @@ cd "$(dirname "$0")/.."
 ./deploy/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+phase() { echo "test.sh: $1 after ${SECONDS}s"; }
+phase "set-up done"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Every binary the end-to-end tests run (kioskctl, counter-sync, submit-loop) and every test,
 # built once up front so that no test waits for a build.
+phase "lints done"
 cargo build --workspace --all-targets --quiet
+phase "build done"
 export MADOGUCHI_BUILT=1
 
 if cargo nextest --version >/dev/null 2>&1; then

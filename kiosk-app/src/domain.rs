@@ -79,3 +79,44 @@ pub struct CardInsertion {
     pub reader: String,
     pub event_count: u32,
 }
+
+/// Why a session cannot go on, as one stable code: the error screen explains it in the
+/// resident's language, and logs and `--json` carry the same spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    UnsupportedCard,
+    JukiCard,
+    SmartphoneToken,
+    NoTextAp,
+    CardError,
+    ReaderMissing,
+    OutboxError,
+    UnknownAddress,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCode::UnsupportedCard => "unsupported-card",
+            ErrorCode::JukiCard => "juki-card",
+            ErrorCode::SmartphoneToken => "smartphone-token",
+            ErrorCode::NoTextAp => "no-text-ap",
+            ErrorCode::CardError => "card-error",
+            ErrorCode::ReaderMissing => "reader-missing",
+            ErrorCode::OutboxError => "outbox-error",
+            ErrorCode::UnknownAddress => "unknown-address",
+        }
+    }
+
+    /// What a card problem means for the resident.
+    pub fn of_card(e: &CardError) -> Self {
+        match e {
+            CardError::UnsupportedCard => ErrorCode::UnsupportedCard,
+            CardError::JukiCard => ErrorCode::JukiCard,
+            CardError::SmartphoneToken => ErrorCode::SmartphoneToken,
+            CardError::NoTextAp => ErrorCode::NoTextAp,
+            CardError::NoReader | CardError::NoService => ErrorCode::ReaderMissing,
+            _ => ErrorCode::CardError,
+        }
+    }
+}

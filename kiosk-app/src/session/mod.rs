@@ -2,9 +2,14 @@
 //! (intents, card events, results), effects out (read the card, submit, print), and a
 //! [`View`] that the UI renders.
 
+mod application;
 mod flow;
 mod format;
+mod keypad;
 mod staff;
+mod stages;
+#[cfg(test)]
+mod tests;
 mod view;
 
 pub use flow::{Flow, FlowTimes, Input, Intent, Now};
@@ -22,7 +27,6 @@ use crate::routing::Router;
 pub enum Screen {
     Welcome,
     InsertCard,
-    ReadingCard,
     Pin,
     PinLastTry,
     PinLocked,

@@ -66,9 +66,6 @@ pub(super) struct StaffState {
     locked_until: Option<Instant>,
     /// `(failures, locked_until)` as the state file has them (last load or save).
     on_disk: (u8, Option<Instant>),
-    pub panel: Option<StaffPanel>,
-    pub busy: bool,
-    pub result: &'static str,
 }
 
 impl StaffState {
@@ -78,7 +75,6 @@ impl StaffState {
 
     /// Counts a PIN check; true when staff mode opens.
     pub fn checked(&mut self, ok: bool, now: Instant) -> bool {
-        self.busy = false;
         if ok && !self.locked(now) {
             self.failures = 0;
             return true;
@@ -141,22 +137,6 @@ impl StaffState {
                 now_unix + left.as_secs() as i64 + i64::from(left.subsec_nanos() > 0)
             }),
         })
-    }
-
-    /// Leaves staff mode (the lockout stays).
-    pub fn close(&mut self) {
-        self.panel = None;
-        self.busy = false;
-        self.result = "";
-    }
-
-    pub fn view(&self, now: Instant) -> StaffView {
-        StaffView {
-            locked: self.locked(now),
-            busy: self.busy,
-            panel: self.panel.clone().unwrap_or_default(),
-            result: self.result,
-        }
     }
 }
 

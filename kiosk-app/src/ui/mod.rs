@@ -23,7 +23,6 @@ fn ui_screen(s: Screen) -> UiScreen {
     match s {
         Screen::Welcome => UiScreen::Welcome,
         Screen::InsertCard => UiScreen::InsertCard,
-        Screen::ReadingCard => UiScreen::ReadingCard,
         Screen::Pin => UiScreen::Pin,
         Screen::PinLastTry => UiScreen::PinLastTry,
         Screen::PinLocked => UiScreen::PinLocked,

@@ -40,6 +40,19 @@ pub enum PrintProblem {
 }
 
 impl PrintProblem {
+    pub const ALL: [PrintProblem; 5] = [
+        PrintProblem::PaperOut,
+        PrintProblem::CoverOpen,
+        PrintProblem::Offline,
+        PrintProblem::Error,
+        PrintProblem::Unconfirmed,
+    ];
+
+    /// The problem a code names (as the outbox keeps it).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             PrintProblem::PaperOut => "paper-out",
@@ -47,6 +60,28 @@ impl PrintProblem {
             PrintProblem::Offline => "offline",
             PrintProblem::Error => "error",
             PrintProblem::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+/// The printer as staff mode shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrinterState {
+    Ready,
+    /// Ready, but the paper is nearly out.
+    NearEnd,
+    Problem(PrintProblem),
+    /// A printer (or link) that cannot report its state.
+    WriteOnly,
+}
+
+impl PrinterState {
+    pub fn code(self) -> &'static str {
+        match self {
+            PrinterState::Ready => "ready",
+            PrinterState::NearEnd => "near-end",
+            PrinterState::Problem(p) => p.code(),
+            PrinterState::WriteOnly => "write-only",
         }
     }
 }

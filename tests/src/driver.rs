@@ -3,8 +3,8 @@
 //! headless demo.
 
 use i_slint_backend_testing::ElementHandle;
-use kiosk_app::ui::generated::Screen;
-use kiosk_app::ui::{AppWindow, Kiosk};
+use kiosk_app::ui::generated::{PrintProblem, Receipt, Screen, Session};
+use kiosk_app::ui::AppWindow;
 use slint::ComponentHandle;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -46,7 +46,7 @@ pub enum Step {
 #[derive(Debug, Default, Clone)]
 pub struct Unprinted {
     pub receipt: String,
-    pub problem: String,
+    pub problem: PrintProblem,
     pub took: Duration,
 }
 
@@ -72,7 +72,7 @@ impl Script {
         self.wait(
             &format!("screen {s:?}"),
             Duration::from_secs(20),
-            move |app| app.global::<Kiosk>().get_screen() == s,
+            move |app| app.global::<Session>().get_screen() == s,
         )
     }
 
@@ -169,7 +169,7 @@ impl Script {
     /// Keeps the receipt number of the done screen in `into`.
     pub fn note_receipt(self, into: Rc<RefCell<String>>) -> Self {
         self.act("note the receipt number", move |app| {
-            *into.borrow_mut() = app.global::<Kiosk>().get_receipt_number().to_string();
+            *into.borrow_mut() = app.global::<Receipt>().get_number().to_string();
             Ok(())
         })
     }
@@ -229,15 +229,14 @@ impl Script {
             "the done screen: receipt number shown, not printed, and why",
             patience,
             move |app| {
-                let k = app.global::<Kiosk>();
-                let shown = k.get_screen() == Screen::Done
-                    && !k.get_printed()
-                    && !k.get_print_problem().is_empty()
-                    && !k.get_receipt_number().is_empty();
+                let shown = app.global::<Session>().get_screen() == Screen::Done
+                    && !app.global::<Receipt>().get_printed()
+                    && app.global::<Receipt>().get_problem() != PrintProblem::None
+                    && !app.global::<Receipt>().get_number().is_empty();
                 if shown {
                     *into.borrow_mut() = Unprinted {
-                        receipt: k.get_receipt_number().into(),
-                        problem: k.get_print_problem().into(),
+                        receipt: app.global::<Receipt>().get_number().into(),
+                        problem: app.global::<Receipt>().get_problem(),
                         took: start.borrow().map(|t| t.elapsed()).unwrap_or_default(),
                     };
                 }
@@ -302,7 +301,7 @@ impl Script {
                                 continue;
                             }
                             if since.elapsed() > *patience {
-                                let screen = app.global::<Kiosk>().get_screen();
+                                let screen = app.global::<Session>().get_screen();
                                 return finish(Err(format!(
                                     "timed out waiting for {what} (screen is {screen:?}; buttons: {:?})",
                                     button_labels(&app)
@@ -326,7 +325,7 @@ pub fn click(app: &AppWindow, label: &str) -> Result<(), String> {
     let Some(e) = enabled(app, label) else {
         return Err(format!(
             "no enabled element labelled {label:?} on screen {:?}; buttons: {:?}",
-            app.global::<Kiosk>().get_screen(),
+            app.global::<Session>().get_screen(),
             button_labels(app)
         ));
     };
@@ -432,7 +431,8 @@ pub fn unconfirmable_printer_session(
     let seen = seen.borrow().clone();
     eprintln!("{what}: done screen after {:?}", seen.took);
     assert_eq!(
-        seen.problem, "offline",
+        seen.problem,
+        PrintProblem::Offline,
         "told: the printer is not connected"
     );
 

@@ -8,7 +8,7 @@ use super::layout::{receipt_bytes, ReceiptContext};
 use super::link::Connection;
 use super::printer::{self, PrinterError, PrinterStatus};
 use crate::config::KioskConfig;
-use crate::domain::{Lang, PrintProblem};
+use crate::domain::{Lang, PrintProblem, PrinterState};
 use crate::session::{ReceiptJob, UnconfirmedReceipt, World};
 use counter_core::outbox::{Outbox, OutboxError, Row};
 use std::time::Duration;
@@ -162,22 +162,25 @@ pub fn unconfirmed(outbox: &Outbox, world: &World) -> Result<Vec<UnconfirmedRece
                 submitted,
                 municipality,
                 procedure,
-                problem: row.print_problem.unwrap_or_default(),
+                problem: row
+                    .print_problem
+                    .as_deref()
+                    .and_then(PrintProblem::from_code),
             }
         })
         .collect())
 }
 
-/// The printer's state in one word for staff mode.
-pub fn printer_state(printer: &ReceiptPrinter) -> &'static str {
+/// The printer's state for staff mode.
+pub fn printer_state(printer: &ReceiptPrinter) -> PrinterState {
     match printer.status() {
         Ok(s) => match s.problem() {
-            Some(p) => p.code(),
-            None if s.paper_near_end => "near-end",
-            None => "ready",
+            Some(p) => PrinterState::Problem(p),
+            None if s.paper_near_end => PrinterState::NearEnd,
+            None => PrinterState::Ready,
         },
-        Err(PrinterError::WriteOnly) => "write-only",
-        Err(e) => e.problem().code(),
+        Err(PrinterError::WriteOnly) => PrinterState::WriteOnly,
+        Err(e) => PrinterState::Problem(e.problem()),
     }
 }
 
@@ -233,14 +236,14 @@ mod tests {
                 submitted: "11/21 19:00".into(),
                 municipality: "毛呂山町".into(),
                 procedure: "住民票の写しの交付申請".into(),
-                problem: "paper-out".into(),
+                problem: Some(PrintProblem::PaperOut),
             }
         );
         assert_eq!(
             (list[1].municipality.as_str(), list[1].procedure.as_str()),
             ("999999", "old-procedure")
         );
-        assert_eq!(list[1].problem, "", "never tried");
+        assert_eq!(list[1].problem, None, "never tried");
 
         let job = reissue_job(&outbox.get(&known).unwrap(), &world).unwrap();
         assert!(job.reissue);

@@ -1,8 +1,8 @@
 //! The application being filled in: where it goes, which procedure, and the answers so far.
 //! Carried from stage to stage, so that a stage without an application cannot reach one.
 
-use super::view::QuestionView;
-use super::{MunicipalityInfo, World};
+use super::view::{QuestionKind as Kind, QuestionView};
+use super::{Field, MunicipalityInfo, World};
 use crate::card::basic4::Basic4;
 use crate::catalogue::{Procedure, Question, QuestionKind};
 use crate::domain::Lang;
@@ -87,13 +87,13 @@ impl Application {
     }
 
     /// Moves a number or a date field by `delta`, within the catalogue's limits.
-    pub fn adjust(&mut self, world: &World, field: &str, delta: i32, today: time::Date) {
+    pub fn adjust(&mut self, world: &World, field: Field, delta: i32, today: time::Date) {
         let Some(q) = self.procedure(world).questions.get(self.question).cloned() else {
             return;
         };
         match (self.answers.get_mut(self.question), &q.kind) {
             (Some(Answer::Number(n)), QuestionKind::Number { min, max, .. })
-                if field == "number" =>
+                if field == Field::Number =>
             {
                 *n = (*n + delta as i64).clamp(*min, *max);
             }
@@ -101,10 +101,10 @@ impl Application {
                 let lo = today + time::Duration::days(*min_days);
                 let hi = today + time::Duration::days(*max_days);
                 let moved = match field {
-                    "day" => Some(*d + time::Duration::days(delta as i64)),
-                    "month" => shift_months(*d, delta),
-                    "year" => shift_months(*d, delta * 12),
-                    _ => None,
+                    Field::Day => Some(*d + time::Duration::days(delta as i64)),
+                    Field::Month => shift_months(*d, delta),
+                    Field::Year => shift_months(*d, delta * 12),
+                    Field::Number => None,
                 };
                 if let Some(m) = moved {
                     *d = m.clamp(lo, hi);
@@ -154,7 +154,7 @@ fn question_view(q: &Question, a: &Answer, lang: Lang, index: usize, count: usiz
     let mut v = QuestionView {
         title: q.title.get(l).to_owned(),
         help: q.help.get(l).to_owned(),
-        kind: "",
+        kind: Kind::Choice,
         choices: vec![],
         number: 0,
         unit: String::new(),
@@ -166,7 +166,7 @@ fn question_view(q: &Question, a: &Answer, lang: Lang, index: usize, count: usiz
     };
     match (&q.kind, a) {
         (QuestionKind::Choice { choices }, Answer::Choice(sel)) => {
-            v.kind = "choice";
+            v.kind = Kind::Choice;
             v.choices = choices
                 .iter()
                 .enumerate()
@@ -175,12 +175,12 @@ fn question_view(q: &Question, a: &Answer, lang: Lang, index: usize, count: usiz
             v.ready = sel.is_some();
         }
         (QuestionKind::Number { unit, .. }, Answer::Number(n)) => {
-            v.kind = "number";
+            v.kind = Kind::Number;
             v.number = *n;
             v.unit = unit.get(l).to_owned();
         }
         (QuestionKind::Date { .. }, Answer::Date(d)) => {
-            v.kind = "date";
+            v.kind = Kind::Date;
             v.date = Some(*d);
             v.date_text = super::format::format_date(*d, lang);
         }

@@ -43,6 +43,15 @@ pub struct FlowTimes {
     pub card_removed: Duration,
 }
 
+/// What a stepper moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Year,
+    Month,
+    Day,
+    Number,
+}
+
 /// What the resident did on screen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
@@ -56,7 +65,8 @@ pub enum Intent {
     Next,
     ChooseProcedure(usize),
     Choose(usize),
-    Adjust(String, i32),
+    /// Move a number or a date field by a delta.
+    Adjust(Field, i32),
     Submit,
     Finish,
     StillHere,
@@ -404,7 +414,7 @@ impl Flow {
             receipt: None,
             idle_seconds_left: self.idle_left(now),
             staff_called: self.staff_called,
-            error_code: "",
+            error_code: None,
             staff: None,
         };
         let cx = ViewCx {

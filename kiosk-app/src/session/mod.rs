@@ -12,10 +12,10 @@ mod stages;
 mod tests;
 mod view;
 
-pub use flow::{Flow, FlowTimes, Input, Intent, Now};
+pub use flow::{Field, Flow, FlowTimes, Input, Intent, Now};
 pub use format::{format_birth, format_date, processing_note};
 pub use staff::{StaffLockout, StaffPanel, StaffView, UnconfirmedReceipt, STAFF_PIN_LEN};
-pub use view::{HolderView, QuestionView, ReceiptView, View};
+pub use view::{HolderView, QuestionKind, QuestionView, ReceiptView, View};
 
 use crate::domain::Lang;
 

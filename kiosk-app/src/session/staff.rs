@@ -7,6 +7,7 @@
 //! start ([`crate::staff_lockout`]) and the flow asks for it to be saved
 //! ([`super::Effect::SaveStaffLockout`]) as soon as a mistake or a lockout happens.
 
+use crate::domain::{PrintProblem, PrinterState};
 use std::time::{Duration, Instant};
 
 pub const STAFF_PIN_LEN: usize = 6;
@@ -34,8 +35,8 @@ impl StaffLockout {
 /// What staff see: the printer's state and the reprint list (from the outbox, nothing personal).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StaffPanel {
-    /// "ready", "near-end", a `PrintProblem` code, or "write-only".
-    pub printer: &'static str,
+    /// `None` until the printer has answered.
+    pub printer: Option<PrinterState>,
     pub receipts: Vec<UnconfirmedReceipt>,
 }
 
@@ -46,8 +47,8 @@ pub struct UnconfirmedReceipt {
     pub submitted: String,
     pub municipality: String,
     pub procedure: String,
-    /// A `PrintProblem` code, or "" when printing was never tried (the kiosk stopped).
-    pub problem: String,
+    /// `None` when printing was never tried (the kiosk stopped).
+    pub problem: Option<PrintProblem>,
 }
 
 /// Staff mode as the view shows it.
@@ -56,8 +57,8 @@ pub struct StaffView {
     pub locked: bool,
     pub busy: bool,
     pub panel: StaffPanel,
-    /// "" | "reprinted" | a `PrintProblem` code: the outcome of the last reprint.
-    pub result: &'static str,
+    /// The outcome of the last reprint, if any.
+    pub result: Option<Result<(), PrintProblem>>,
 }
 
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use crate::card::basic4;
 use crate::card::ops::CardKind;
 use crate::card::CardError;
 use crate::catalogue::Catalogue;
-use crate::domain::{CardEvent, CardInsertion, PrintProblem};
+use crate::domain::{CardEvent, CardInsertion, ErrorCode, PrintProblem, PrinterState};
 use crate::routing::{MunicipalityEntry, Router};
 use counter_core::hours::OpeningHours;
 use std::path::Path;
@@ -165,7 +165,7 @@ fn happy_path_submits_once() {
     t.intent(Intent::Next);
     t.intent(Intent::ChooseProcedure(1)); // 印鑑登録証明書: number, choice
     assert_eq!(t.flow.screen(), Screen::Question);
-    t.intent(Intent::Adjust("number".into(), 10));
+    t.intent(Intent::Adjust(Field::Number, 10));
     assert_eq!(
         t.flow.view(t.now.instant).question.unwrap().number,
         5,
@@ -208,7 +208,7 @@ fn happy_path_submits_once() {
     t.input(Input::Printed(Err(PrintProblem::PaperOut)));
     assert_eq!(t.flow.screen(), Screen::Done);
     let r = t.flow.view(t.now.instant).receipt.unwrap();
-    assert!(!r.printed && r.problem == "paper-out");
+    assert!(!r.printed && r.problem == Some(PrintProblem::PaperOut));
     assert!(
         r.processing_note
             .contains("11月23日（月）9時から処理されます"),
@@ -323,7 +323,7 @@ fn unusable_cards_and_routing_failures() {
     }));
     assert_eq!(
         (t.flow.screen(), t.flow.view(t.now.instant).error_code),
-        (Screen::Error, "juki-card")
+        (Screen::Error, Some(ErrorCode::JukiCard))
     );
     t.input(Input::Card(CardEvent::Removed));
     assert_eq!(t.flow.screen(), Screen::CardRemoved);
@@ -343,7 +343,7 @@ fn unusable_cards_and_routing_failures() {
     t.intent(Intent::Next);
     assert_eq!(
         (t.flow.screen(), t.flow.view(t.now.instant).error_code),
-        (Screen::Error, "unknown-address")
+        (Screen::Error, Some(ErrorCode::UnknownAddress))
     );
 }
 
@@ -367,7 +367,7 @@ fn outbox_failure_is_an_error_not_a_receipt() {
     assert!(fx.is_empty(), "nothing printed");
     assert_eq!(
         (t.flow.screen(), t.flow.view(t.now.instant).error_code),
-        (Screen::Error, "outbox-error")
+        (Screen::Error, Some(ErrorCode::OutboxError))
     );
 }
 
@@ -381,18 +381,18 @@ fn dates_stay_in_the_allowed_range() {
     t.intent(Intent::Next);
     t.intent(Intent::Next);
     t.intent(Intent::ChooseProcedure(2)); // 転出届: date first
-    t.intent(Intent::Adjust("month".into(), 1));
+    t.intent(Intent::Adjust(Field::Month, 1));
     assert_eq!(
         t.flow.view(t.now.instant).question.unwrap().date,
         Some(time::macros::date!(2026 - 12 - 05)),
         "clamped to +14 days"
     );
-    t.intent(Intent::Adjust("year".into(), -1));
+    t.intent(Intent::Adjust(Field::Year, -1));
     assert_eq!(
         t.flow.view(t.now.instant).question.unwrap().date,
         Some(time::macros::date!(2026 - 11 - 07))
     );
-    t.intent(Intent::Adjust("day".into(), 3));
+    t.intent(Intent::Adjust(Field::Day, 3));
     assert_eq!(
         t.flow.view(t.now.instant).question.unwrap().date_text,
         "2026年（令和8年）11月10日"
@@ -497,10 +497,10 @@ fn staff_mode_checks_the_pin_lists_and_reprints_then_leaves_no_trace() {
         submitted: "11/21 10:00".into(),
         municipality: "毛呂山町".into(),
         procedure: "転出届".into(),
-        problem: "paper-out".into(),
+        problem: Some(PrintProblem::PaperOut),
     };
     t.input(Input::StaffPanel(StaffPanel {
-        printer: "ready",
+        printer: Some(PrinterState::Ready),
         receipts: vec![receipt.clone()],
     }));
     let v = t.flow.view(t.now.instant).staff.unwrap();
@@ -516,14 +516,14 @@ fn staff_mode_checks_the_pin_lists_and_reprints_then_leaves_no_trace() {
     let fx = t.input(Input::Reprinted(Err(PrintProblem::PaperOut)));
     assert_eq!(
         t.flow.view(t.now.instant).staff.unwrap().result,
-        "paper-out"
+        Some(Err(PrintProblem::PaperOut))
     );
     assert!(matches!(fx.as_slice(), [Effect::LoadStaffPanel]));
     t.intent(Intent::Reprint(0));
     t.input(Input::Reprinted(Ok(())));
     assert_eq!(
         t.flow.view(t.now.instant).staff.unwrap().result,
-        "reprinted"
+        Some(Ok(()))
     );
 
     // Left alone, staff mode closes like a resident session; nothing of it remains.

@@ -2,10 +2,10 @@
 
 use super::Screen;
 use crate::card::basic4::{Basic4, Sex};
-use crate::domain::Lang;
+use crate::domain::{ErrorCode, Lang, PrintProblem};
 use crate::secret::SecretString;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct View {
     pub screen: Screen,
     pub step: usize,
@@ -30,7 +30,8 @@ pub struct View {
     /// `Some(seconds)` while the idle countdown is showing.
     pub idle_seconds_left: Option<u64>,
     pub staff_called: bool,
-    pub error_code: &'static str,
+    /// Only on the error screen.
+    pub error_code: Option<ErrorCode>,
     /// Only in staff mode.
     pub staff: Option<super::StaffView>,
 }
@@ -45,6 +46,16 @@ pub struct HolderView {
     pub sex: Sex,
 }
 
+/// Compared only to tell whether the screen must be redrawn.
+impl PartialEq for HolderView {
+    fn eq(&self, other: &Self) -> bool {
+        self.name.expose() == other.name.expose()
+            && self.address.expose() == other.address.expose()
+            && self.birth.expose() == other.birth.expose()
+            && self.sex == other.sex
+    }
+}
+
 impl HolderView {
     pub fn from_card(b: &Basic4, lang: Lang) -> Self {
         HolderView {
@@ -56,12 +67,18 @@ impl HolderView {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuestionKind {
+    Choice,
+    Number,
+    Date,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuestionView {
     pub title: String,
     pub help: String,
-    /// "choice" | "number" | "date"
-    pub kind: &'static str,
+    pub kind: QuestionKind,
     pub choices: Vec<(String, bool)>,
     pub number: i64,
     pub unit: String,
@@ -76,8 +93,8 @@ pub struct QuestionView {
 pub struct ReceiptView {
     pub number: String,
     pub printed: bool,
-    /// "" or a [`super::PrintProblem`] code.
-    pub problem: &'static str,
+    /// Why it was not printed (or not confirmed).
+    pub problem: Option<PrintProblem>,
     /// "" when the municipality is open; else when processing will start.
     pub processing_note: String,
 }

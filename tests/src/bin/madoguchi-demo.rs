@@ -5,8 +5,10 @@
 
 use anyhow::Context;
 use clap::Parser;
-use kiosk_app::ui::generated::{Screen, Staff};
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{
+    PinPad, PrintProblem, Receipt, ReprintResult, Screen, Session, Staff,
+};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{
     ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions, STAFF_PIN,
@@ -156,7 +158,7 @@ fn main() -> anyhow::Result<()> {
         .act("1080x1920", resize(1080, 1920))
         .clicks(&["9", "9", "確定"])
         .wait("wrong PIN", Duration::from_secs(5), |app| {
-            app.global::<Kiosk>().get_pin_wrong()
+            app.global::<PinPad>().get_wrong()
         })
         .shot("03-pin-wrong-ja")
         .clicks(&["9", "9", "9", "9", "確定"])
@@ -164,7 +166,7 @@ fn main() -> anyhow::Result<()> {
         .shot("03-pin-last-try-ja")
         .click("職員を呼ぶ")
         .wait("staff overlay", Duration::from_secs(2), |app| {
-            app.global::<Kiosk>().get_staff_called()
+            app.global::<Session>().get_staff_called()
         })
         .shot("13-staff-call-ja")
         .click("閉じる")
@@ -174,7 +176,7 @@ fn main() -> anyhow::Result<()> {
         .screen(Screen::Confirm)
         .shot("04-confirm-ja")
         .wait("idle countdown", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_idle_warning()
+            app.global::<Session>().get_idle_warning()
         })
         .shot("14-idle-countdown-ja")
         .click("続ける")
@@ -213,7 +215,7 @@ fn main() -> anyhow::Result<()> {
         .shot("10-submitting-ja")
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_printed()
+            app.global::<Receipt>().get_printed()
         })
         .shot("11-done-ja")
         .act("printer back to normal speed", move |_| {
@@ -231,7 +233,7 @@ fn main() -> anyhow::Result<()> {
         // English session: wrong PINs, staff call, idle countdown, a printer out of paper.
         .click("English")
         .wait("English", Duration::from_secs(2), |app| {
-            app.global::<Kiosk>().get_language() == "en"
+            app.global::<Session>().get_language() == "en"
         })
         .shot("01-welcome-en")
         .click("Start")
@@ -245,7 +247,7 @@ fn main() -> anyhow::Result<()> {
         .shot("03-pin-en")
         .clicks(&["9", "9", "9", "9", "OK"])
         .wait("wrong PIN", Duration::from_secs(5), |app| {
-            app.global::<Kiosk>().get_pin_wrong()
+            app.global::<PinPad>().get_wrong()
         })
         .shot("03-pin-wrong-en")
         .clicks(&["9", "9", "9", "9", "OK"])
@@ -253,7 +255,7 @@ fn main() -> anyhow::Result<()> {
         .shot("03-pin-last-try-en")
         .click("Call staff")
         .wait("staff overlay", Duration::from_secs(2), |app| {
-            app.global::<Kiosk>().get_staff_called()
+            app.global::<Session>().get_staff_called()
         })
         .shot("13-staff-call-en")
         .click("Close")
@@ -263,7 +265,7 @@ fn main() -> anyhow::Result<()> {
         .screen(Screen::Confirm)
         .shot("04-confirm-en")
         .wait("idle countdown", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_idle_warning()
+            app.global::<Session>().get_idle_warning()
         })
         .shot("14-idle-countdown-en")
         .click("Continue")
@@ -285,7 +287,7 @@ fn main() -> anyhow::Result<()> {
         .click("Submit")
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_printed()
+            app.global::<Receipt>().get_printed()
         })
         .shot("11-done-en")
         .click("Finish")
@@ -317,7 +319,7 @@ fn main() -> anyhow::Result<()> {
         .click("Submit")
         .screen(Screen::Done)
         .wait("on-screen receipt", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_print_problem() == "paper-out"
+            app.global::<Receipt>().get_problem() == PrintProblem::PaperOut
         })
         .shot("15-error-printer-out-of-paper-en")
         .click("Finish")
@@ -352,7 +354,7 @@ fn main() -> anyhow::Result<()> {
             madoguchi_tests::driver::click(app, &format!("再印刷 {number}"))
         })
         .wait("reprinted", Duration::from_secs(10), |app| {
-            app.global::<Staff>().get_last_result() == "reprinted"
+            app.global::<Staff>().get_last_result() == ReprintResult::Reprinted
         })
         .shot("22-staff-reprinted-ja")
         .click("戻る")

@@ -6,8 +6,8 @@
 //! writes a line to stdout and waits for `ok` on stdin.
 
 use kiosk_app::config::KioskConfig;
-use kiosk_app::ui::generated::Screen;
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{Holder, Receipt, Screen};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use slint::ComponentHandle;
 use std::io::{BufRead, Write};
@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         // the card: little happens between the card read and the end of the session.
         .to_confirm(|_| ask("insert-card"))
         .wait("the holder on screen", Duration::from_secs(5), |app| {
-            !app.global::<Kiosk>().get_holder_address().is_empty()
+            !app.global::<Holder>().get_address().is_empty()
         })
         .act("memory read with the holder on screen", |_| {
             ask("holder-shown")
@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         .confirm_and_submit_juminhyo()
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_printed()
+            app.global::<Receipt>().get_printed()
         })
         .click("Finish")
         .screen(Screen::TakeCard)
@@ -80,6 +80,5 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn holder_gone(app: &AppWindow) -> bool {
-    let k = app.global::<Kiosk>();
-    k.get_holder_name().is_empty() && k.get_holder_address().is_empty()
+    app.global::<Holder>().get_name().is_empty() && app.global::<Holder>().get_address().is_empty()
 }

@@ -3,17 +3,13 @@
 //! and the last try needs a separate confirmation. Nothing reaches the outbox in any of them,
 //! not even the application that was complete on the review screen when the card left.
 
-use kiosk_app::ui::generated::Screen;
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{Holder, PinPad, Screen, Session};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{ensure_pcscd, FileLock, Fixture, FixtureOptions};
 use madoguchi_tests::vcard::CardModel;
 use slint::ComponentHandle;
 use std::time::Duration;
-
-fn k(app: &AppWindow) -> Kiosk<'_> {
-    app.global::<Kiosk>()
-}
 
 #[test]
 fn removal_idle_and_wrong_pin_wipe_the_session() {
@@ -52,7 +48,7 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .wait("identity shown", Duration::from_secs(1), |app| {
-            !k(app).get_holder_name().is_empty()
+            !app.global::<Holder>().get_name().is_empty()
         })
         .click("Yes, continue")
         .screen(Screen::Municipality)
@@ -67,7 +63,8 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
             "identity wiped from the UI",
             Duration::from_secs(1),
             move |app| {
-                k(app).get_holder_name().is_empty() && k(app).get_holder_address().is_empty()
+                app.global::<Holder>().get_name().is_empty()
+                    && app.global::<Holder>().get_address().is_empty()
             },
         )
         .screen(Screen::Welcome) // after card_removed_secs
@@ -75,7 +72,7 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .wait(
             "language reset for the next resident",
             Duration::from_secs(1),
-            |app| k(app).get_language() == "ja",
+            |app| app.global::<Session>().get_language() == "ja",
         )
         .click("English")
         .act("insert again", move |_| {
@@ -84,7 +81,8 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .screen(Screen::Pin)
         .clicks(&["5", "6"])
         .wait("idle countdown shown", Duration::from_secs(5), |app| {
-            k(app).get_idle_warning() && k(app).get_idle_seconds_left() > 0
+            app.global::<Session>().get_idle_warning()
+                && app.global::<Session>().get_idle_seconds_left() > 0
         })
         // Taps, not accessibility actions: the overlay's own touch area must take them.
         // A tap on the keypad under the overlay is swallowed; "Continue" is reached by touch.
@@ -93,19 +91,19 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .wait(
             "countdown dismissed by a touch",
             Duration::from_secs(1),
-            |app| !k(app).get_idle_warning(),
+            |app| !app.global::<Session>().get_idle_warning(),
         )
         .wait(
             "the keypad under the overlay took nothing (the intents are handled in order)",
             Duration::from_secs(1),
-            |app| k(app).get_pin_length() == 2,
+            |app| app.global::<PinPad>().get_length() == 2,
         )
         .wait("idle countdown again", Duration::from_secs(5), |app| {
-            k(app).get_idle_warning()
+            app.global::<Session>().get_idle_warning()
         })
         .screen(Screen::Welcome)
         .wait("PIN digits wiped", Duration::from_secs(1), |app| {
-            k(app).get_pin_length() == 0 && !k(app).get_idle_warning()
+            app.global::<PinPad>().get_length() == 0 && !app.global::<Session>().get_idle_warning()
         })
         // 3. Wrong PIN twice: tries shown, then the separate last-try screen.
         .click("English")
@@ -113,14 +111,14 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .screen(Screen::Pin)
         .clicks(&["9", "9", "9", "9", "OK"])
         .wait("wrong PIN, 2 left", Duration::from_secs(5), |app| {
-            k(app).get_pin_wrong() && k(app).get_tries_left() == 2
+            app.global::<PinPad>().get_wrong() && app.global::<PinPad>().get_tries_left() == 2
         })
         .clicks(&["9", "9", "9", "9", "OK"])
         .screen(Screen::PinLastTry)
         .click("I understand, enter PIN")
         .screen(Screen::Pin)
         .wait("1 try left shown", Duration::from_secs(1), |app| {
-            k(app).get_tries_left() == 1
+            app.global::<PinPad>().get_tries_left() == 1
         })
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)

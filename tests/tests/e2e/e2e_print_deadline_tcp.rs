@@ -6,6 +6,7 @@
 //! reprint list, and `kioskctl printer test` against the hung printer gives up within the
 //! deadline. One `#[test]`: Slint's event loop runs once per process.
 
+use kiosk_app::ui::generated::PrintProblem;
 use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script, Unprinted};
 use madoguchi_tests::harness::{
@@ -75,8 +76,12 @@ fn hung_printer_and_asb_packets_end_on_the_receipt_screen_unconfirmed() {
         "ASB packets, paper out mid-job: done screen after {:?}",
         asb.took
     );
-    assert_eq!(hung.problem, "offline", "a printer that never answers");
-    assert_eq!(asb.problem, "unconfirmed");
+    assert_eq!(
+        hung.problem,
+        PrintProblem::Offline,
+        "a printer that never answers"
+    );
+    assert_eq!(asb.problem, PrintProblem::Unconfirmed);
     {
         let s = fx.printer.state.lock().unwrap();
         assert!(s.asb_sent >= 2, "the printer did send ASB packets");

@@ -4,8 +4,8 @@
 //! started once per process.
 
 use kiosk_app::receipt::decode::decode;
-use kiosk_app::ui::generated::Screen;
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{self as ui, Application, PinPad, Receipt, Screen, Session, Sex};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{
     ensure_pcscd, personal_data_in, personal_data_needles, wait_until, FileLock, Fixture,
@@ -39,7 +39,7 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
         .screen(Screen::Welcome)
         .click("English")
         .wait("English UI", Duration::from_secs(5), |app| {
-            app.global::<Kiosk>().get_language() == "en"
+            app.global::<Session>().get_language() == "en"
         })
         .click("Start")
         .screen(Screen::InsertCard)
@@ -48,20 +48,20 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
         })
         .screen(Screen::Pin)
         .wait("tries shown before entry", Duration::from_secs(5), |app| {
-            app.global::<Kiosk>().get_tries_left() == 3
+            app.global::<PinPad>().get_tries_left() == 3
         })
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .wait("holder as on the card", Duration::from_secs(1), |app| {
-            let k = app.global::<Kiosk>();
-            k.get_holder_name() == "山田　太郎"
-                && k.get_holder_address() == "埼玉県入間郡毛呂山町中央２丁目１番地"
-                && k.get_holder_sex() == "1"
+            app.global::<ui::Holder>().get_name() == "山田　太郎"
+                && app.global::<ui::Holder>().get_address()
+                    == "埼玉県入間郡毛呂山町中央２丁目１番地"
+                && app.global::<ui::Holder>().get_sex() == Sex::Male
         })
         .click("Yes, continue")
         .screen(Screen::Municipality)
         .wait("routed to Moroyama", Duration::from_secs(1), |app| {
-            app.global::<Kiosk>().get_municipality_name() == "Moroyama Town"
+            app.global::<Application>().get_municipality_name() == "Moroyama Town"
         })
         .click("Next")
         .juminhyo_in_english(1)
@@ -75,14 +75,14 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
         .click("Submit")
         .screen(Screen::Done)
         .wait("printed", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_printed()
+            app.global::<Receipt>().get_printed()
         })
         .note_receipt(seen_receipt)
         .finish_and_take(remove)
         .wait(
             "personal data gone from the UI",
             Duration::from_secs(1),
-            |app| app.global::<Kiosk>().get_holder_name().is_empty(),
+            |app| app.global::<ui::Holder>().get_name().is_empty(),
         )
         .run(&app)
         .unwrap();

@@ -3,8 +3,8 @@
 //! entered again. The runner checks each PIN against the Argon2id hash in the config.
 
 use kiosk_app::session::STAFF_PIN_LEN;
-use kiosk_app::ui::generated::{Screen, Staff};
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{PinPad, Screen, Staff};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{ensure_pcscd, Fixture, FixtureOptions};
 use slint::ComponentHandle;
@@ -28,15 +28,14 @@ fn five_wrong_staff_pins_on_the_ui_lock_staff_mode() {
         script = script
             .digits("000000")
             .wait("all six digits taken", Duration::from_secs(5), |app| {
-                app.global::<Kiosk>().get_pin_length() == STAFF_PIN_LEN as i32
+                app.global::<PinPad>().get_length() == STAFF_PIN_LEN as i32
             })
             .click("確定")
             .wait(
                 &format!("wrong staff PIN {attempt} said"),
                 Duration::from_secs(10),
                 |app| {
-                    let k = app.global::<Kiosk>();
-                    k.get_pin_wrong() && k.get_pin_length() == 0
+                    app.global::<PinPad>().get_wrong() && app.global::<PinPad>().get_length() == 0
                 },
             );
     }

@@ -7,8 +7,10 @@
 //! event loop runs once per process.
 
 use kiosk_app::receipt::decode::decode;
-use kiosk_app::ui::generated::{Screen, Staff};
-use kiosk_app::ui::{start_session, AppWindow, Kiosk};
+use kiosk_app::ui::generated::{
+    PinPad, PrintProblem, PrinterState, Receipt, ReprintResult, Screen, Staff,
+};
+use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{
     binary, ensure_pcscd, run_cli, CliOutput, FileLock, Fixture, FixtureOptions, STAFF_PIN,
@@ -70,8 +72,8 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
             "shown on screen: paper out",
             Duration::from_secs(10),
             |app| {
-                let k = app.global::<Kiosk>();
-                !k.get_printed() && k.get_print_problem() == "paper-out"
+                !app.global::<Receipt>().get_printed()
+                    && app.global::<Receipt>().get_problem() == PrintProblem::PaperOut
             },
         )
         .note_receipt(seen)
@@ -124,7 +126,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
         .digits("000000")
         .click("確定")
         .wait("wrong staff PIN said", Duration::from_secs(10), |app| {
-            app.global::<Kiosk>().get_pin_wrong()
+            app.global::<PinPad>().get_wrong()
         })
         .digits(STAFF_PIN)
         .click("確定")
@@ -135,10 +137,10 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
             move |app| {
                 let s = app.global::<Staff>();
                 let rows: Vec<_> = s.get_receipts().iter().collect();
-                s.get_printer_state() == "ready"
+                s.get_printer_state() == PrinterState::Ready
                     && rows.len() == 1
                     && rows[0].number == r2.borrow().as_str()
-                    && rows[0].problem == "paper-out"
+                    && rows[0].problem == PrintProblem::PaperOut
                     && rows[0].municipality == "毛呂山町"
             },
         )
@@ -150,7 +152,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
             Duration::from_secs(10),
             |app| {
                 let s = app.global::<Staff>();
-                s.get_last_result() == "reprinted" && s.get_receipts().row_count() == 0
+                s.get_last_result() == ReprintResult::Reprinted && s.get_receipts().row_count() == 0
             },
         )
         .click("戻る")

@@ -19,7 +19,7 @@ impl StageLogic for Failed {
     }
 
     fn render(&self, v: &mut View, _: &ViewCx) {
-        v.error_code = self.0.code();
+        v.error_code = Some(self.0);
     }
 
     /// A reader that comes back (with a card) takes the resident on.

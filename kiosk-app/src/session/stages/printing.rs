@@ -24,7 +24,7 @@ impl StageLogic for Printing {
         match result {
             Ok(()) => self.receipt.printed = true,
             Err(p) => {
-                self.receipt.problem = p.code();
+                self.receipt.problem = Some(p);
                 cx.fx.push(Effect::AlertStaff(StaffAlert::PrinterProblem));
             }
         }

@@ -20,7 +20,7 @@ impl StageLogic for Question {
         match input {
             StageInput::Intent(Intent::Choose(i)) => app.choose(i),
             StageInput::Intent(Intent::Adjust(field, delta)) => {
-                app.adjust(cx.world, &field, delta, cx.now.today)
+                app.adjust(cx.world, field, delta, cx.now.today)
             }
             StageInput::Intent(Intent::Next) if app.answer_ready() => {
                 if app.question + 1 < app.answers.len() {

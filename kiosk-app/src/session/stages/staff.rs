@@ -11,8 +11,8 @@ pub struct Staff {
     panel: Option<StaffPanel>,
     /// A reprint is under way.
     busy: bool,
-    /// "" | "reprinted" | a `PrintProblem` code: the outcome of the last reprint.
-    result: &'static str,
+    /// The outcome of the last reprint.
+    result: Option<Result<(), PrintProblem>>,
 }
 
 impl StageLogic for Staff {
@@ -26,7 +26,7 @@ impl StageLogic for Staff {
                 let number = self.panel.as_ref().and_then(|p| p.receipts.get(i));
                 if let Some(number) = number.map(|r| r.number.clone()) {
                     self.busy = true;
-                    self.result = "";
+                    self.result = None;
                     cx.fx.push(Effect::Reprint(number));
                 }
             }
@@ -34,7 +34,7 @@ impl StageLogic for Staff {
             StageInput::StaffPanel(panel) => self.panel = Some(panel),
             StageInput::Reprinted(result) => {
                 self.busy = false;
-                self.result = result.map_or_else(PrintProblem::code, |()| "reprinted");
+                self.result = Some(result);
                 cx.fx.push(Effect::LoadStaffPanel);
             }
             _ => {}

@@ -38,7 +38,7 @@ impl StageLogic for Submitting {
                     receipt: ReceiptView {
                         number: s.receipt_number,
                         printed: false,
-                        problem: "",
+                        problem: None,
                         processing_note: note,
                     },
                 })

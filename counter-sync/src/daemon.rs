@@ -6,12 +6,13 @@
 //! retryable) gets its own backoff in SQLite and is probed, not hammered; when it answers
 //! again its whole backlog is due at once. Outside opening hours a worker sends nothing.
 
+use crate::batch::{self, Attempt, Decision, PAUSE_AFTER_REFUSAL};
 use crate::metrics::Metrics;
 use anyhow::Context;
 use counter_core::client::{HttpClient, Outcome};
 use counter_core::config::{MunicipalityConfig, SyncConfig};
 use counter_core::hours::OpeningHours;
-use counter_core::outbox::{Claimed, DestinationUpdate, Horizon, Outbox, OutboxError, Record};
+use counter_core::outbox::{Claimed, DestinationUpdate, Horizon, Outbox, OutboxError};
 use counter_core::retry::Backoff;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How long a destination stays paused after `401`/`403` before one probe is allowed.
-const PAUSE_AFTER_REFUSAL: Duration = Duration::from_secs(600);
 /// Longest single sleep, so that a changed clock or a staff `resume` is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// Status questions asked per idle round of one worker.
@@ -384,7 +384,8 @@ impl Worker {
         Ok(Round::Sent)
     }
 
-    /// Sends one claimed batch concurrently and records every outcome in one transaction.
+    /// Sends one claimed batch concurrently, measures and logs each attempt, and records what
+    /// [`batch::decide`] makes of them in one transaction.
     async fn send(&mut self, claimed: Vec<Claimed>) -> Result<(), OutboxError> {
         let code = self.municipality.code.clone();
         let mut inflight = tokio::task::JoinSet::new();
@@ -393,101 +394,58 @@ impl Worker {
             inflight.spawn(async move {
                 let started = Instant::now();
                 let outcome = client.post_application(&c.id, c.body).await;
-                (c.id, c.attempts, c.submitted_ms, outcome, started.elapsed())
+                let took = started.elapsed();
+                let attempt = Attempt {
+                    id: c.id,
+                    attempts: c.attempts,
+                    outcome,
+                };
+                (attempt, c.submitted_ms, took)
             });
         }
-        let mut results = Vec::new();
+        let mut batch = Vec::new();
         while let Some(r) = inflight.join_next().await {
-            results.push(r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())));
+            let (attempt, submitted_ms, took) =
+                r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            self.observe(&attempt, submitted_ms, took);
+            batch.push(attempt);
         }
         let now = self.clock.now_ms();
-        let answered = results
-            .iter()
-            .any(|r| matches!(r.3, Outcome::Delivered { .. } | Outcome::Permanent { .. }));
-        let mut records = Vec::with_capacity(results.len());
-        let mut pause: Option<String> = None;
-        let mut retry_after: Option<Duration> = None;
-        let mut last_error = String::new();
-        for (id, attempts, submitted_ms, outcome, took) in results {
-            self.metrics.request(&code, outcome.label(), took);
-            let record = match outcome {
-                Outcome::Delivered { status, accepted } => {
-                    self.metrics.delivered(
-                        &code,
-                        Duration::from_millis((now - submitted_ms).max(0) as u64),
-                    );
-                    tracing::info!(municipality = %code, application_id = %id, status, reference = %accepted.reference, latency_ms = took.as_millis() as u64, "delivered");
-                    Record::Delivered {
-                        status,
-                        reference: accepted.reference,
-                        remote: accepted.status,
-                    }
-                }
-                Outcome::Retry {
-                    status,
-                    retry_after: ra,
-                    reason,
-                } => {
-                    retry_after = retry_after.max(ra);
-                    // A destination that is down as a whole is gated by its own backoff; the
-                    // row stays due so the backlog clears at once when it is back.
-                    let next = if answered {
-                        now + self.backoff.delay(attempts, rand::random(), ra).as_millis() as i64
-                    } else {
-                        now
-                    };
-                    tracing::warn!(municipality = %code, application_id = %id, ?status, attempt = attempts, %reason, "will retry");
-                    last_error.clone_from(&reason);
-                    Record::Retry {
-                        status,
-                        error: reason,
-                        next_attempt_at: next,
-                    }
-                }
-                Outcome::Permanent { status, reason } => {
-                    tracing::error!(municipality = %code, application_id = %id, status, %reason, "failed permanently; kept for staff");
-                    Record::Failed {
-                        status: Some(status),
-                        error: reason,
-                    }
-                }
-                Outcome::Pause { status, reason } => {
-                    tracing::error!(municipality = %code, application_id = %id, status, %reason, "destination paused; staff must check the kiosk's credentials");
-                    pause = Some(reason.clone());
-                    Record::Retry {
-                        status: Some(status),
-                        error: reason,
-                        next_attempt_at: now,
-                    }
-                }
-            };
-            records.push((id, record));
+        let Decision { records, update } =
+            batch::decide(batch, now, &self.backoff, rand::random::<f64>);
+        match &update {
+            DestinationUpdate::Backoff { retry_at, error } => {
+                tracing::warn!(municipality = %code, retry_in_ms = retry_at - now, %error, "destination unavailable; backing off");
+            }
+            DestinationUpdate::Pause { reason, .. } => {
+                tracing::error!(municipality = %code, %reason, "destination paused; staff must check the kiosk's credentials");
+            }
+            DestinationUpdate::Healthy | DestinationUpdate::Wait { .. } => {}
         }
-        let update = if let Some(reason) = pause {
-            DestinationUpdate::Pause {
-                until: now + PAUSE_AFTER_REFUSAL.as_millis() as i64,
-                reason,
-            }
-        } else if !answered {
-            // Probed, not backed off exponentially: a municipality that comes back gets its
-            // backlog within one probe interval, and a dead one costs one small request per
-            // interval.
-            let delay = self.backoff.probe_delay(rand::random(), retry_after);
-            tracing::warn!(municipality = %code, retry_in_ms = delay.as_millis() as u64, error = %last_error, "destination unavailable; backing off");
-            DestinationUpdate::Backoff {
-                retry_at: now + delay.as_millis() as i64,
-                error: last_error,
-            }
-        } else if let Some(ra) = retry_after {
-            DestinationUpdate::Wait {
-                retry_at: now + ra.min(self.backoff.max_retry_after).as_millis() as i64,
-                error: last_error,
-            }
-        } else {
-            DestinationUpdate::Healthy
-        };
         self.db(move |ob| ob.finish_batch(&code, &records, &update, now))
             .await
+    }
+
+    /// Metrics and a log line for one attempt.
+    fn observe(&self, a: &Attempt, submitted_ms: i64, took: Duration) {
+        let (code, id) = (&self.municipality.code, &a.id);
+        self.metrics.request(code, a.outcome.label(), took);
+        match &a.outcome {
+            Outcome::Delivered { status, accepted } => {
+                let age = (self.clock.now_ms() - submitted_ms).max(0) as u64;
+                self.metrics.delivered(code, Duration::from_millis(age));
+                tracing::info!(municipality = %code, application_id = %id, status, reference = %accepted.reference, latency_ms = took.as_millis() as u64, "delivered");
+            }
+            Outcome::Retry { status, reason, .. } => {
+                tracing::warn!(municipality = %code, application_id = %id, ?status, attempt = a.attempts, %reason, "will retry");
+            }
+            Outcome::Permanent { status, reason } => {
+                tracing::error!(municipality = %code, application_id = %id, status, %reason, "failed permanently; kept for staff");
+            }
+            Outcome::Pause { status, reason } => {
+                tracing::error!(municipality = %code, application_id = %id, status, %reason, "the municipality refused this kiosk");
+            }
+        }
     }
 
     /// Nothing due: ask the municipality about delivered applications, then say how long to
@@ -546,101 +504,4 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_worker_that_panics_is_reported_and_restarted_on_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[kiosk]\nid = \"K01\"\ncounter_name = \"x\"\n[outbox]\npath = \"{}\"\n[[municipality]]\ncode = \"113263\"\nname_ja = \"毛呂山町\"\nname_en = \"Moroyama\"\nendpoint = \"http://127.0.0.1:1/\"\ntest_destination = true\npublic_key = \"k.pem\"\ncatalogue = \"c.toml\"\n",
-            dir.path().join("o.db").display()
-        );
-        let cfg: SyncConfig =
-            counter_core::config::parse_config_text(&dir.path().join("k.toml"), &text).unwrap();
-        let db = cfg.outbox.path.clone();
-        Outbox::open(&db).unwrap();
-        let metrics = Arc::new(Metrics::new(&cfg).unwrap());
-        let (stop_tx, stop) = watch::channel(false);
-        let (ran_tx, mut ran) = tokio::sync::mpsc::unbounded_channel::<u32>();
-        let mut starts = 0u32;
-        let worker_stop = stop.clone();
-        // First start: the worker panics. Second: it cannot be built. Third: it runs until
-        // the daemon stops, as a real worker does.
-        let start = move || {
-            starts += 1;
-            let (n, ran_tx, mut stop) = (starts, ran_tx.clone(), worker_stop.clone());
-            anyhow::ensure!(n != 2, "CA file /nowhere/ca.pem: not found");
-            Ok(async move {
-                let _ = ran_tx.send(n);
-                if n == 1 {
-                    panic!("injected worker panic");
-                }
-                while !*stop.borrow() {
-                    if stop.changed().await.is_err() {
-                        break;
-                    }
-                }
-            })
-        };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let sup = tokio::spawn(supervise(
-                "113263".into(),
-                db.clone(),
-                metrics.clone(),
-                stop,
-                start,
-            ));
-            assert_eq!(ran.recv().await, Some(1));
-            assert_eq!(
-                ran.recv().await,
-                Some(3),
-                "restarted after the panic and the failed start"
-            );
-            let d = Outbox::attach(&db)
-                .unwrap()
-                .destination("113263")
-                .unwrap()
-                .unwrap();
-            assert_eq!(d.broken_reason, None, "cleared once the worker runs again");
-            stop_tx.send(true).unwrap();
-            sup.await.unwrap();
-        });
-        assert!(
-            metrics
-                .render()
-                .contains("madoguchi_sync_worker_restarts_total{municipality=\"113263\"} 2"),
-            "{}",
-            metrics.render()
-        );
-    }
-
-    #[test]
-    fn a_symlinked_path_cannot_start_a_second_daemon() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real");
-        std::fs::create_dir(&real).unwrap();
-        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
-        let _first = DaemonLock::acquire(&real.join("outbox.db")).unwrap();
-        for other in [
-            dir.path().join("link/outbox.db"),
-            dir.path().join("real/../link/./outbox.db"),
-        ] {
-            let err = DaemonLock::acquire(&other).err().map(|e| e.to_string());
-            assert!(
-                err.as_deref()
-                    .is_some_and(|e| e.contains("another counter-sync")),
-                "{}: {err:?}",
-                other.display()
-            );
-        }
-        // A link to the database file itself.
-        std::fs::write(real.join("outbox.db"), b"").unwrap();
-        std::os::unix::fs::symlink(real.join("outbox.db"), dir.path().join("db-link")).unwrap();
-        assert!(DaemonLock::acquire(&dir.path().join("db-link")).is_err());
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 //! used by installation checks and load tests. The storage and wire format live in
 //! `counter-core`, which the kiosk links without any of this.
 
+pub mod batch;
 pub mod daemon;
 pub mod metrics;
 pub mod synthetic;

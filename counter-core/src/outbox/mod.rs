@@ -1,0 +1,366 @@
+//! The durable outbox: one SQLite file shared by the kiosk (writer of new applications) and
+//! counter-sync (delivery). WAL with `synchronous=FULL`, write transactions `BEGIN IMMEDIATE`,
+//! a lease on claimed rows, and the retry schedule stored in the rows themselves.
+//!
+//! `schema` (migrations), `queue` (the kiosk's side: enqueueing), `delivery` (counter-sync's
+//! side: claims, outcomes, destinations), `receipts` (print outcomes), `query` (rows, counts).
+
+use crate::api::{ApplicationEnvelope, RemoteStatus};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("outbox database {path} is damaged: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "outbox database {path} has schema version {found}, newer than this program ({supported})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("outbox database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("outbox file {path} has mode {mode:04o}, open to other users, and its mode cannot be changed ({source}); run `chmod o-rwx` on it as its owner")]
+    Exposed {
+        path: PathBuf,
+        mode: u32,
+        source: std::io::Error,
+    },
+    #[error("no application {0} in the outbox")]
+    NotFound(String),
+    #[error("cannot encode the application: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Delivery state, in words staff understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Waiting,
+    Sending,
+    Delivered,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [
+        State::Waiting,
+        State::Sending,
+        State::Delivered,
+        State::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Sending => "sending",
+            State::Delivered => "delivered",
+            State::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Mode of the outbox and its `-wal`/`-shm` files: the kiosk and counter-sync run as users of
+/// their own that share one group; nobody else may open the file. SQLite gives the journal
+/// files the database file's mode.
+pub const FILE_MODE: u32 = 0o660;
+
+mod delivery;
+mod query;
+mod queue;
+mod receipts;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use query::{row_from_sql, ROW_SELECT};
+use schema::{MIGRATIONS, SCHEMA_VERSION};
+
+/// What the kiosk hands over when the resident presses "submit".
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub application_id: uuid::Uuid,
+    pub kiosk_id: String,
+    pub municipality_code: String,
+    pub procedure_code: String,
+    pub submitted_at: time::OffsetDateTime,
+    /// The resident's language code, for reprinting the receipt (not personal data).
+    pub receipt_lang: String,
+    /// Already sealed to the municipality.
+    pub sealed: String,
+}
+
+/// A row claimed for one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub body: Vec<u8>,
+    pub attempts: u32,
+    /// When the resident submitted it (unix ms), for the delivery-latency metric.
+    pub submitted_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub receipt_number: String,
+    pub municipality_code: String,
+    pub procedure_code: String,
+    pub submitted_at: String,
+    pub state: State,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub municipality_reference: Option<String>,
+    pub remote_status: Option<String>,
+    pub printed: bool,
+    pub has_payload: bool,
+    pub delivered_at: Option<i64>,
+    pub receipt_lang: String,
+    /// Why the last print of the receipt was not confirmed (a `PrintProblem` code).
+    pub print_problem: Option<String>,
+}
+
+/// The outcome of one attempt, as the outbox records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// The municipality has it: the sealed payload is deleted.
+    Delivered {
+        status: u16,
+        reference: String,
+        remote: RemoteStatus,
+    },
+    /// Try this row again, not before `next_attempt_at` (unix ms).
+    Retry {
+        status: Option<u16>,
+        error: String,
+        next_attempt_at: i64,
+    },
+    /// Kept with its reason for staff; requeueable.
+    Failed { status: Option<u16>, error: String },
+}
+
+/// What a finished batch means for its destination as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DestinationUpdate {
+    /// It answered: clear its retry schedule.
+    Healthy,
+    /// It is unreachable or overloaded: no request before `retry_at`.
+    Backoff { retry_at: i64, error: String },
+    /// It answered, but asked to wait (`Retry-After`): no request before `retry_at`, then a
+    /// full batch again, not the single probe of a destination that was down.
+    Wait { retry_at: i64, error: String },
+    /// `401`/`403`: paused until `until` or until staff resume it.
+    Pause { until: i64, reason: String },
+}
+
+/// A destination's schedule, for status, metrics and the worker's sleep.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Destination {
+    pub municipality_code: String,
+    pub paused_until: Option<i64>,
+    pub pause_reason: Option<String>,
+    pub retry_at: Option<i64>,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// Why the daemon cannot deliver to it at all (set by its worker's supervisor).
+    pub broken_reason: Option<String>,
+}
+
+/// How far ahead a stored time may hold work back. Times are wall-clock milliseconds; a kiosk
+/// that failed a delivery while its clock was far ahead and was then corrected by NTP would
+/// otherwise leave rows and destinations blocked for as long as the clock was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    /// Longest wait any retry time may ask for: the backoff cap or the capped Retry-After.
+    pub retry: Duration,
+    /// Longest a refusal pause lasts before a probe.
+    pub pause: Duration,
+    /// A worker's lease.
+    pub lease: Duration,
+}
+
+impl Destination {
+    /// The earliest time (unix ms) a request may be sent, if later than `now_ms`.
+    pub fn blocked_until(&self, now_ms: i64) -> Option<i64> {
+        let until = self.paused_until.max(self.retry_at)?;
+        (until > now_ms).then_some(until)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub municipality_code: String,
+    pub state: State,
+    pub count: u64,
+}
+
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Outbox {
+    /// Opens (creating if needed) and migrates the outbox. A damaged file is reported, never reset.
+    pub fn open(path: &Path) -> Result<Self, OutboxError> {
+        let mut outbox = Self::attach(path)?;
+        outbox.migrate().map_err(|e| match e {
+            OutboxError::Sql(e) => outbox.classify(e),
+            other => other,
+        })?;
+        let check: String = outbox
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| outbox.classify(e))?;
+        if check != "ok" {
+            return Err(OutboxError::Corrupt {
+                path: outbox.path.clone(),
+                detail: check,
+            });
+        }
+        Ok(outbox)
+    }
+
+    /// Another connection to an outbox this process has already opened (migrated and checked)
+    /// with [`Outbox::open`]: the daemon's workers, its purge and its metrics.
+    pub fn attach(path: &Path) -> Result<Self, OutboxError> {
+        create_private(path)?;
+        let conn = Connection::open(path).map_err(|source| OutboxError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let outbox = Outbox {
+            conn,
+            path: path.to_owned(),
+        };
+        outbox.configure().map_err(|e| outbox.classify(e))?;
+        Ok(outbox)
+    }
+
+    fn classify(&self, e: rusqlite::Error) -> OutboxError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase)
+            | Some(rusqlite::ErrorCode::DatabaseCorrupt) => OutboxError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
+            _ => OutboxError::Open {
+                path: self.path.clone(),
+                source: e,
+            },
+        }
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+        self.conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+        )
+    }
+
+    fn migrate(&mut self) -> Result<(), OutboxError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(OutboxError::TooNew {
+                path,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`, for `doctor` and for the crash tests.
+    pub fn integrity_check(&self) -> Result<String, OutboxError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    fn update(
+        &mut self,
+        id: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), OutboxError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(sql, params)?;
+        tx.commit()?;
+        if n == 0 {
+            return Err(OutboxError::NotFound(id.into()));
+        }
+        Ok(())
+    }
+
+    /// Raw SQL for this module's tests (to damage rows, read pragmas back).
+    #[cfg(test)]
+    fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Creates the database file with [`FILE_MODE`] (whatever the umask) before SQLite opens it,
+/// and takes other users' access away from files an older version or a technician created.
+fn create_private(path: &Path) -> Result<(), OutboxError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path);
+    if let Ok(file) = &created {
+        // The umask may have taken the group's write access; the kiosk needs it.
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue; // not there (yet): SQLite creates the journals with the database's mode
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o007 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & !0o007))
+                .map_err(|source| OutboxError::Exposed {
+                    path: file.clone(),
+                    mode,
+                    source,
+                })?;
+            tracing::warn!(file = %file.display(), old_mode = format!("{mode:04o}"), "took other users' access away from the outbox file");
+        }
+    }
+    Ok(())
+}

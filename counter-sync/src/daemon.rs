@@ -208,7 +208,7 @@ async fn supervise<F, W>(
             .saturating_mul(1 << (failures - 1).min(16))
             .min(RESTART_CAP);
         metrics.worker_restarted(&code);
-        tracing::error!(municipality = %code, alert = "destination_broken", error = %problem, restart_in_s = wait.as_secs(), "cannot deliver to this municipality; the others go on");
+        tracing::error!(municipality = %code, alert = "destination-broken", error = %problem, restart_in_s = wait.as_secs(), "cannot deliver to this municipality; the others go on");
         record_broken(&db, &code, Some(problem)).await;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

@@ -37,7 +37,7 @@ pub fn load(path: &Path, now_unix: i64) -> StaffLockout {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return StaffLockout::default(),
         Err(e) => {
             tracing::error!(
-                alert = "staff_lockout_unreadable",
+                alert = "staff-lockout-unreadable",
                 path = %path.display(),
                 error = %e,
                 "cannot read the staff PIN lockout state: staff mode locked for five minutes"
@@ -49,7 +49,7 @@ pub fn load(path: &Path, now_unix: i64) -> StaffLockout {
         Some(state) => state,
         None => {
             tracing::error!(
-                alert = "staff_lockout_unreadable",
+                alert = "staff-lockout-unreadable",
                 path = %path.display(),
                 "the staff PIN lockout state is damaged: staff mode locked for five minutes"
             );

@@ -141,7 +141,7 @@ fn fail(code: &str, message: impl std::fmt::Display) -> Failure {
 }
 
 fn load(path: &std::path::Path) -> Result<KioskConfig, Failure> {
-    KioskConfig::load(path).map_err(|e| fail("config_error", e))
+    KioskConfig::load(path).map_err(|e| fail("config-error", e))
 }
 
 fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
@@ -160,7 +160,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // `card read` holds the holder's data and `doctor` the config: no dumps, no peeking.
     counter_core::memory::forbid_dumps().map_err(|e| {
         fail(
-            "non_dumpable",
+            "non-dumpable",
             format!("cannot make kioskctl non-dumpable: {e}"),
         )
     })?;
@@ -182,7 +182,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .read_to_string(&mut input)
                 .map_err(|e| fail("stdin", e))?;
             let pin =
-                Pin::new_4_digits(input.trim().as_bytes()).map_err(|e| fail("pin_format", e))?;
+                Pin::new_4_digits(input.trim().as_bytes()).map_err(|e| fail("pin-format", e))?;
             drop(input);
             let b = pcsc_reader::with_card(cfg.card.reader.as_deref(), |t| {
                 ops::identify(t)?.check_usable()?;
@@ -222,10 +222,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let cfg = load(&cli.config)?;
             let connection = cfg.printer.connection.to_string();
-            let status = bounded(&ReceiptPrinter::from_config(&cfg), "printer_silent", |p| {
+            let status = bounded(&ReceiptPrinter::from_config(&cfg), "printer-silent", |p| {
                 p.status()
             })?
-            .map_err(|e| fail(printer_code(&e), format!("printer {connection}: {e}")))?;
+            .map_err(|e| fail(e.code(), format!("printer {connection}: {e}")))?;
             let v = json!({ "ok": true, "connection": connection, "status": status, "ready": status.problem().is_none() });
             print(json, v, || format!("printer {connection}: {status:?}"));
             Ok(())
@@ -247,10 +247,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             bounded(
                 &ReceiptPrinter::from_config(&cfg),
-                "printer_unconfirmed",
+                "unconfirmed",
                 move |p| p.print(&job),
             )?
-            .map_err(|e| fail(printer_code(&e), format!("test receipt not printed: {e}")))?;
+            .map_err(|e| fail(e.code(), format!("test receipt not printed: {e}")))?;
             let connection = cfg.printer.connection.to_string();
             let v = json!({ "ok": true, "connection": connection });
             print(json, v, || {
@@ -264,7 +264,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load(&cli.config)?;
             let rows = Outbox::attach(&cfg.sync.outbox.path)
                 .and_then(|o| o.unprinted())
-                .map_err(|e| fail("outbox_error", e))?;
+                .map_err(|e| fail("outbox-error", e))?;
             let list: Vec<_> = rows
                 .iter()
                 .map(|r| {
@@ -301,24 +301,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             command: PrinterCommand::Reprint { receipt },
         } => {
             let cfg = load(&cli.config)?;
-            let world = cfg.load_world().map_err(|e| fail("config_error", e))?;
+            let world = cfg.load_world().map_err(|e| fail("config-error", e))?;
             let mut outbox =
-                Outbox::attach(&cfg.sync.outbox.path).map_err(|e| fail("outbox_error", e))?;
+                Outbox::attach(&cfg.sync.outbox.path).map_err(|e| fail("outbox-error", e))?;
             let number = receipt.clone();
             let status = bounded(
                 &ReceiptPrinter::from_config(&cfg),
-                "printer_unconfirmed",
+                "unconfirmed",
                 move |p| service::reprint(&mut outbox, &world, &p, &number),
             )?
             .map_err(|e| match &e {
-                service::ReprintError::Printer(p) => fail(
-                    printer_code(p),
-                    format!("receipt {receipt} not reprinted: {e}"),
-                ),
-                service::ReprintError::Outbox(OutboxError::NotFound(_)) => {
-                    fail("not_found", format!("no receipt {receipt} in the outbox"))
+                service::ReprintError::Printer(p) => {
+                    fail(p.code(), format!("receipt {receipt} not reprinted: {e}"))
                 }
-                _ => fail("reprint_error", e),
+                service::ReprintError::Outbox(OutboxError::NotFound(_)) => {
+                    fail("not-found", format!("no receipt {receipt} in the outbox"))
+                }
+                _ => fail("reprint-error", e),
             })?;
             let v = json!({ "ok": true, "receipt_number": receipt, "paper_near_end": status.paper_near_end });
             print(json, v, || {
@@ -337,7 +336,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .read_to_string(&mut input)
                 .map_err(|e| fail("stdin", e))?;
             let hash = kiosk_app::staff_pin::hash_pin(input.trim().as_bytes())
-                .map_err(|e| fail("pin_format", e))?;
+                .map_err(|e| fail("pin-format", e))?;
             print(json, json!({ "ok": true, "pin_hash": hash }), || {
                 hash.clone()
             });
@@ -366,25 +365,7 @@ fn bounded<T: Send + 'static>(
                 printer.deadline().as_millis()
             ),
         )),
-        Outcome::Crashed => Err(fail("printer_error", "the printer operation crashed")),
-    }
-}
-
-fn printer_code(e: &printer::PrinterError) -> &'static str {
-    match e {
-        printer::PrinterError::NotReady(p, _) => match p {
-            kiosk_app::domain::PrintProblem::PaperOut => "paper_out",
-            kiosk_app::domain::PrintProblem::CoverOpen => "cover_open",
-            kiosk_app::domain::PrintProblem::Offline => "printer_offline",
-            kiosk_app::domain::PrintProblem::Error => "printer_error",
-            kiosk_app::domain::PrintProblem::Unconfirmed => "printer_unconfirmed",
-        },
-        printer::PrinterError::Unreachable(_) => "printer_unreachable",
-        printer::PrinterError::Silent => "printer_silent",
-        printer::PrinterError::Unconfirmed | printer::PrinterError::WriteOnly => {
-            "printer_unconfirmed"
-        }
-        printer::PrinterError::Garbled | printer::PrinterError::Io(_) => "printer_error",
+        Outcome::Crashed => Err(fail("error", "the printer operation crashed")),
     }
 }
 
@@ -417,7 +398,7 @@ fn card_status(filter: Option<&str>) -> Result<serde_json::Value, Failure> {
                 v["jpki_auth_pin_tries_left"] = json!(auth);
                 match text {
                     Some(Ok(n)) => v["text_pin_tries_left"] = json!(n),
-                    Some(Err(e)) => v["text_ap_error"] = json!(e.code()),
+                    Some(Err(e)) => v["text-ap-error"] = json!(e.code()),
                     None => {}
                 }
                 if let Err(e) = kind.check_usable() {
@@ -528,8 +509,8 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
         match card_status(cfg.card.reader.as_deref()) {
             Ok(v) => Ok(format!("{} reader(s) found; card present: {}", v["readers"].as_array().map_or(0, |a| a.len()), v["card_present"])),
             Err(f) => Err(match f.code.as_str() {
-                "no_service" => "the PC/SC service (pcscd) is not running: start it with `systemctl start pcscd`".into(),
-                "no_reader" => "no card reader is connected: check the reader's USB cable".into(),
+                "no-service" => "the PC/SC service (pcscd) is not running: start it with `systemctl start pcscd`".into(),
+                "no-reader" => "no card reader is connected: check the reader's USB cable".into(),
                 _ => f.message,
             }),
         },
@@ -537,7 +518,7 @@ fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
     let receipt_printer = ReceiptPrinter::from_config(&cfg);
     check(
         "printer",
-        match bounded(&receipt_printer, "printer_silent", |p| p.status()) {
+        match bounded(&receipt_printer, "printer-silent", |p| p.status()) {
             Err(f) => Err(f.message),
             Ok(Ok(s)) => match s.problem() {
                 None if s.paper_near_end => {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(tag = "code", rename_all = "snake_case")]
+#[serde(tag = "code", rename_all = "kebab-case")]
 pub enum CardError {
     #[error("the PC/SC service (pcscd) is not running")]
     NoService,
@@ -43,24 +43,24 @@ pub enum CardError {
 }
 
 impl CardError {
-    /// Stable machine-readable code.
+    /// Stable machine-readable code (kebab-case, like every code of the kiosk).
     pub fn code(&self) -> &'static str {
         match self {
-            CardError::NoService => "no_service",
-            CardError::NoReader => "no_reader",
-            CardError::NoCard => "no_card",
-            CardError::CardRemoved => "card_removed",
-            CardError::CardChanged => "card_changed",
-            CardError::UnsupportedCard => "unsupported_card",
-            CardError::JukiCard => "juki_card",
-            CardError::SmartphoneToken => "smartphone_token",
-            CardError::NoTextAp => "no_text_ap",
-            CardError::WrongPin { .. } => "wrong_pin",
-            CardError::PinLocked => "pin_locked",
-            CardError::PinLastTry => "pin_last_try",
-            CardError::CardStatus { .. } => "card_status",
-            CardError::Malformed { .. } => "malformed_response",
-            CardError::Reader { .. } => "reader_error",
+            CardError::NoService => "no-service",
+            CardError::NoReader => "no-reader",
+            CardError::NoCard => "no-card",
+            CardError::CardRemoved => "card-removed",
+            CardError::CardChanged => "card-changed",
+            CardError::UnsupportedCard => "unsupported-card",
+            CardError::JukiCard => "juki-card",
+            CardError::SmartphoneToken => "smartphone-token",
+            CardError::NoTextAp => "no-text-ap",
+            CardError::WrongPin { .. } => "wrong-pin",
+            CardError::PinLocked => "pin-locked",
+            CardError::PinLastTry => "pin-last-try",
+            CardError::CardStatus { .. } => "card-status",
+            CardError::Malformed { .. } => "malformed-response",
+            CardError::Reader { .. } => "reader-error",
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// What kind of card is in the reader, from the JPKI token label (never from the ATR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum CardKind {
     MyNumberCard,
     JukiCard,

@@ -389,7 +389,7 @@ impl Watcher {
         present: Option<(CString, u32)>,
     ) {
         let next = match (&present, no_readers) {
-            (_, true) => Seen::Problem("no_reader".into()),
+            (_, true) => Seen::Problem("no-reader".into()),
             (None, false) => Seen::Empty,
             (Some((name, count)), false) => Seen::Card(name.clone(), *count),
         };

@@ -70,6 +70,17 @@ pub enum PrinterError {
 
 impl PrinterError {
     /// What the resident and staff are told.
+    /// Stable machine-readable code: a printer that reports a problem gives that problem's
+    /// code, the same the resident's screen, the outbox and the logs use.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrinterError::NotReady(p, _) => p.code(),
+            PrinterError::Unreachable(_) => "printer-unreachable",
+            PrinterError::Silent => "printer-silent",
+            other => other.problem().code(),
+        }
+    }
+
     pub fn problem(&self) -> PrintProblem {
         match self {
             PrinterError::NotReady(p, _) => *p,

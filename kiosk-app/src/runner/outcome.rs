@@ -15,7 +15,7 @@ pub fn print_problem(
     match outcome {
         Outcome::Done(Ok(status)) => {
             if status.paper_near_end {
-                tracing::warn!(alert = "paper_near_end", "printer paper is nearly out");
+                tracing::warn!(alert = "paper-near-end", "printer paper is nearly out");
             }
             tracing::info!(receipt = %receipt, "receipt printed and confirmed");
             None

@@ -86,7 +86,7 @@ impl StaffState {
                 self.failures = 0;
                 self.locked_until = Some(now + LOCKOUT);
                 tracing::warn!(
-                    alert = "staff_pin_locked",
+                    alert = "staff-pin-locked",
                     "five wrong staff PINs: staff mode locked for five minutes"
                 );
             }

@@ -126,23 +126,23 @@ fn card_module_over_pcsc() {
     // Status words and broken answers injected at the n-th APDU of the next read
     // (1 SELECT AP, 2 SELECT PIN, 3 tries, 4 VERIFY, 5 SELECT EF, 6 READ).
     let cases: Vec<(usize, Vec<u8>, &str)> = vec![
-        (4, vec![0x69, 0x84], "pin_locked"),
-        (4, vec![0x63, 0xC0], "pin_locked"),
-        (5, vec![0x69, 0x82], "card_status"),
-        (1, vec![0x6A, 0x82], "no_text_ap"),
-        (6, vec![0x6D, 0x00], "card_status"),
-        (6, vec![0x67, 0x00], "card_status"),
+        (4, vec![0x69, 0x84], "pin-locked"),
+        (4, vec![0x63, 0xC0], "pin-locked"),
+        (5, vec![0x69, 0x82], "card-status"),
+        (1, vec![0x6A, 0x82], "no-text-ap"),
+        (6, vec![0x6D, 0x00], "card-status"),
+        (6, vec![0x67, 0x00], "card-status"),
         (
             6,
             vec![0xFF, 0x20, 0x40, 0xDF, 0x21, 0x90, 0x00],
-            "malformed_response",
+            "malformed-response",
         ),
         (
             6,
             vec![0xFF, 0x20, 0x84, 0xFF, 0xFF, 0xFF, 0xFF, 0x90, 0x00],
-            "malformed_response",
+            "malformed-response",
         ),
-        (6, vec![0x90], "reader_error"), // no status word at all
+        (6, vec![0x90], "reader-error"), // no status word at all
     ];
     for (at, answer, code) in cases {
         card.with(|m| {

@@ -47,7 +47,7 @@ fn verifies_with_data(card: &VirtualCard) -> usize {
 
 /// Finding 1 of issue 10: the card is taken out and another one put in right after its PIN
 /// tries were read for the screen, before the resident's PIN is sent. The PIN must reach
-/// neither card; the service reports the change (the read says `card_changed`, the watcher a
+/// neither card; the service reports the change (the read says `card-changed`, the watcher a
 /// removal and a new insertion); the second card's tries are untouched. Both cards have the
 /// same PIN and the same tries: only the card's identity can tell them apart.
 #[test]

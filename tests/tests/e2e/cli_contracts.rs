@@ -47,13 +47,13 @@ fn kioskctl_and_counter_sync_contracts() {
     let o = read_with("1234");
     assert_eq!(
         (o.code, o.json["error"]["code"].as_str()),
-        (1, Some("no_card"))
+        (1, Some("no-card"))
     );
 
     // A card: status never uses up a try.
     insert_and_wait();
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
-    assert_eq!(o.json["card_type"], "my_number_card");
+    assert_eq!(o.json["card_type"], "my-number-card");
     assert_eq!(o.json["text_pin_tries_left"], 3);
     assert_eq!(o.json["jpki_auth_pin_tries_left"], 3);
     card.with(|m| {
@@ -66,7 +66,7 @@ fn kioskctl_and_counter_sync_contracts() {
     // Read with a wrong, then the right PIN.
     let o = read_with("9999");
     assert_eq!(o.code, 1);
-    assert_eq!(o.json["error"]["code"], "wrong_pin");
+    assert_eq!(o.json["error"]["code"], "wrong-pin");
     assert_eq!(o.json["error"]["detail"]["tries_left"], 2);
     assert!(o.stderr.contains("2 tries left"), "{}", o.stderr);
     let o = read_with("1234");
@@ -77,7 +77,7 @@ fn kioskctl_and_counter_sync_contracts() {
     assert_eq!(o.json["sex"], "1");
     let o = read_with("12");
     assert_eq!(
-        o.json["error"]["code"], "pin_format",
+        o.json["error"]["code"], "pin-format",
         "a malformed PIN never reaches the card"
     );
 
@@ -86,16 +86,16 @@ fn kioskctl_and_counter_sync_contracts() {
     card.with(|m| m.token_label = "JPKIAPICCTOKEN".into());
     insert_and_wait();
     let o = run(&kioskctl, cfg, &["card", "status", "--json"], None);
-    assert_eq!(o.json["card_type"], "juki_card");
-    assert_eq!(o.json["error"]["code"], "juki_card");
+    assert_eq!(o.json["card_type"], "juki-card");
+    assert_eq!(o.json["error"]["code"], "juki-card");
     let o = read_with("1234");
-    assert_eq!(o.json["error"]["code"], "juki_card");
+    assert_eq!(o.json["error"]["code"], "juki-card");
     card.remove();
 
     // A smartphone token, an unknown card, and a card whose PIN is locked.
     for (label, code) in [
-        ("JPKIAPGPSETOKEN", "smartphone_token"),
-        ("", "unsupported_card"),
+        ("JPKIAPGPSETOKEN", "smartphone-token"),
+        ("", "unsupported-card"),
     ] {
         card.with(|m| m.token_label = label.into());
         insert_and_wait();
@@ -117,7 +117,7 @@ fn kioskctl_and_counter_sync_contracts() {
         0
     );
     let o = read_with("1234");
-    assert_eq!(o.json["error"]["code"], "pin_locked");
+    assert_eq!(o.json["error"]["code"], "pin-locked");
     assert!(o.stderr.contains("municipal office"), "{}", o.stderr);
     // Trace logging on: the PIN and the holder's data never reach the log (stderr). The card
     // gets a PIN of its own for this read, looked for as a whole token of the log
@@ -198,7 +198,7 @@ fn kioskctl_and_counter_sync_contracts() {
     assert_eq!(fx.printer.jobs().len(), 1, "nothing printed on paper out");
     fx.printer.set_mode(Mode::Silent);
     let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
-    assert_eq!(o.json["error"]["code"], "printer_silent");
+    assert_eq!(o.json["error"]["code"], "printer-silent");
     fx.printer.set_mode(Mode::Ready);
 
     // Doctor: all good, then a dead backend is named.
@@ -273,7 +273,7 @@ fn kioskctl_card_read_refuses_the_last_try() {
     );
     assert_eq!(
         (o.code, o.json["error"]["code"].as_str()),
-        (1, Some("pin_last_try")),
+        (1, Some("pin-last-try")),
         "{}",
         o.stderr
     );

@@ -101,7 +101,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
                     &["printer", "reprint", &number, "--json"],
                     None,
                 );
-                if code != 1 || v["error"]["code"] != "paper_out" {
+                if code != 1 || v["error"]["code"] != "paper-out" {
                     return Err(format!("reprint without paper: {code} {v}"));
                 }
                 let CliOutput { code, json: v, .. } = run_cli(
@@ -110,7 +110,7 @@ fn unprinted_receipt_is_reprinted_from_kioskctl_and_staff_mode() {
                     &["printer", "reprint", "K01-000000-0000", "--json"],
                     None,
                 );
-                if code != 1 || v["error"]["code"] != "not_found" {
+                if code != 1 || v["error"]["code"] != "not-found" {
                     return Err(format!("reprint of an unknown receipt: {code} {v}"));
                 }
                 Ok(())

@@ -14,16 +14,20 @@ pub const PAUSE_AFTER_REFUSAL: Duration = Duration::from_secs(600);
 /// One application's attempt in a batch.
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    /// The application's id (its outbox row).
     pub id: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
+    /// What the municipality's answer (or its absence) means.
     pub outcome: Outcome,
 }
 
 /// The outbox's part of a batch: a record per application, and the destination's update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// (application id, what to write in its row).
     pub records: Vec<(String, Record)>,
+    /// What the batch means for the municipality as a whole.
     pub update: DestinationUpdate,
 }
 

@@ -36,18 +36,22 @@ const RESTART_CAP: Duration = Duration::from_secs(60);
 pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
 
 impl Clock {
+    /// The system's wall clock.
     pub fn system() -> Self {
         Clock(Arc::new(counter_core::now_ms))
     }
 
+    /// A clock of the caller's (tests move time on without waiting).
     pub fn new(now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         Clock(Arc::new(now_ms))
     }
 
+    /// Now, in Unix milliseconds (what the outbox's schedule is kept in).
     pub fn now_ms(&self) -> i64 {
         (self.0)()
     }
 
+    /// Now, for opening hours.
     pub fn now(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.now_ms()) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
@@ -59,6 +63,7 @@ impl Clock {
 /// their lease.
 pub struct DaemonLock {
     _file: std::fs::File,
+    /// The lock file, beside the outbox.
     pub path: PathBuf,
 }
 

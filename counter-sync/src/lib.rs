@@ -3,6 +3,8 @@
 //! used by installation checks and load tests. The storage and wire format live in
 //! `counter-core`, which the kiosk links without any of this.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod daemon;
 pub mod metrics;

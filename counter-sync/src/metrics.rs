@@ -64,6 +64,7 @@ fn delivery_buckets() -> Histogram {
 }
 
 impl Metrics {
+    /// The registry for `cfg`'s municipalities; their opening hours are checked here too.
     pub fn new(cfg: &SyncConfig) -> Result<Self, HoursError> {
         let hours = cfg
             .municipalities
@@ -142,6 +143,7 @@ impl Metrics {
         })
     }
 
+    /// One request to a municipality: its outcome and how long it took.
     pub fn request(&self, municipality: &str, outcome: &str, took: Duration) {
         self.attempts
             .get_or_create(&Attempt {
@@ -156,6 +158,7 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// One application delivered, `since_submit` after the resident pressed "submit".
     pub fn delivered(&self, municipality: &str, since_submit: Duration) {
         self.delivery_seconds
             .get_or_create(&Municipality {

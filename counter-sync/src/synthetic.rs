@@ -9,14 +9,20 @@ use counter_core::seal::{seal, SealError};
 /// The procedure code every synthetic application carries, so a municipality can drop them.
 pub const PROCEDURE: &str = "madoguchi-synthetic-check";
 
+/// Why synthetic applications could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SyntheticError {
+    /// A municipality's public key is missing or unreadable.
     #[error("cannot read the public key of municipality {code} from {path}: {source}")]
     Key {
+        /// The municipality.
         code: String,
+        /// Where its key was looked for.
         path: String,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// The key was read but sealing failed.
     #[error(transparent)]
     Seal(#[from] SealError),
 }

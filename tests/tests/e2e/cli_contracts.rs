@@ -12,10 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
-fn kioskctl_and_counter_sync_contracts() {
+fn kioskctl_card_commands_answer_with_stable_codes_and_log_nothing_personal() {
     ensure_pcscd().unwrap();
     let kioskctl = binary("kioskctl").unwrap();
-    let sync = binary("counter-sync").unwrap();
     let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
     let fx = Fixture::new(FixtureOptions::default()).unwrap();
     let cfg = &fx.config_path;
@@ -160,6 +159,15 @@ fn kioskctl_and_counter_sync_contracts() {
     }
     card.with(|m| m.text_pin = b"1234".to_vec());
     card.remove();
+}
+
+/// The printer commands: state, `--json` before or after the command, help text, a test
+/// receipt, paper out and a printer that does not answer.
+#[test]
+fn kioskctl_printer_commands_report_its_state_and_refuse_to_print_on_a_problem() {
+    let kioskctl = binary("kioskctl").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let cfg = &fx.config_path;
 
     // Printer.
     let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
@@ -200,6 +208,16 @@ fn kioskctl_and_counter_sync_contracts() {
     let o = run(&kioskctl, cfg, &["printer", "status", "--json"], None);
     assert_eq!(o.json["error"]["code"], "printer-silent");
     fx.printer.set_mode(Mode::Ready);
+}
+
+/// `doctor` passes on a healthy kiosk and names the one backend that is down.
+#[test]
+fn kioskctl_doctor_names_the_backend_that_is_down() {
+    ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let kioskctl = binary("kioskctl").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let cfg = &fx.config_path;
 
     // Doctor: all good, then a dead backend is named.
     let o = run(&kioskctl, cfg, &["doctor", "--json"], None);
@@ -225,6 +243,14 @@ fn kioskctl_and_counter_sync_contracts() {
         .map(|c| c["check"].as_str().unwrap())
         .collect();
     assert_eq!(failed, vec!["backend 113271 越生町"]);
+}
+
+/// A config that does not parse: both programs name the file and exit non-zero.
+#[test]
+fn a_broken_config_is_named_with_its_file_by_both_programs() {
+    let kioskctl = binary("kioskctl").unwrap();
+    let sync = binary("counter-sync").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
 
     // Broken config: the file and the problem are named, exit non-zero.
     let broken = fx.dir.join("broken.toml");
@@ -237,6 +263,14 @@ fn kioskctl_and_counter_sync_contracts() {
         assert_eq!(o.code, 1);
         assert!(o.stderr.contains("broken.toml"), "{}", o.stderr);
     }
+}
+
+/// `counter-sync status` counts every municipality and state, zeros included.
+#[test]
+fn counter_sync_status_counts_per_municipality_and_state() {
+    let sync = binary("counter-sync").unwrap();
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    let cfg = &fx.config_path;
 
     // counter-sync status counts per municipality and state.
     let o = run(&sync, cfg, &["status", "--json"], None);

@@ -2,20 +2,28 @@
 //! idle kiosk counts down and returns to the welcome screen, a wrong PIN shows the tries left
 //! and the last try needs a separate confirmation. Nothing reaches the outbox in any of them,
 //! not even the application that was complete on the review screen when the card left.
+//! One scenario per test, each on a kiosk of its own.
 
 use kiosk_app::ui::generated::{Holder, PinPad, Screen, Session};
 use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
 use madoguchi_tests::harness::{ensure_pcscd, FileLock, Fixture, FixtureOptions};
-use madoguchi_tests::vcard::CardModel;
+use madoguchi_tests::vcard::{CardModel, VirtualCard};
 use slint::ComponentHandle;
 use std::time::Duration;
 
-#[test]
-fn removal_idle_and_wrong_pin_wipe_the_session() {
+/// A kiosk with short idle times (2 s without a touch, then a 2 s countdown) and a card.
+struct Kiosk {
+    fx: Fixture,
+    card: VirtualCard,
+    app: AppWindow,
+    _session: kiosk_app::runner::SessionHandle,
+    _card_slot: FileLock,
+}
+
+fn kiosk() -> Kiosk {
     ensure_pcscd().expect("pcscd with vpcd");
-    let _card_slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
-    // Short idle times so the test does not wait 60 s: 2 s without a touch, then 2 s countdown.
+    let card_slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
     let fx = Fixture::new(FixtureOptions {
         idle_warning_secs: 2,
         idle_countdown_secs: 2,
@@ -23,22 +31,51 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
     })
     .unwrap();
     let card = fx.card(CardModel::default());
-
     init_headless();
     let app = AppWindow::new().unwrap();
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
-    let _session = start_session(&app, &fx.config).unwrap();
+    let session = start_session(&app, &fx.config).unwrap();
+    Kiosk {
+        fx,
+        card,
+        app,
+        _session: session,
+        _card_slot: card_slot,
+    }
+}
 
-    let (c1, c2, c3, c4, c5) = (
-        card.clone(),
-        card.clone(),
-        card.clone(),
-        card.clone(),
-        card.clone(),
-    );
+impl Kiosk {
+    /// VERIFY commands with PIN data the card has seen.
+    fn verifies_with_data(&self) -> usize {
+        self.card.with(|m| {
+            m.log
+                .iter()
+                .filter(|a| a.len() > 4 && a[..4] == [0x00, 0x20, 0x00, 0x80])
+                .count()
+        })
+    }
+
+    /// What holds after every interruption: nothing submitted, the My Number never touched.
+    fn assert_nothing_sent_and_no_my_number(&self) {
+        self.card.with(|m| {
+            assert_eq!(
+                m.my_number_accesses(),
+                Vec::<Vec<u8>>::new(),
+                "the My Number EF is never touched (any SELECT of it, any read by SFI)"
+            );
+        });
+        let outbox = counter_core::outbox::Outbox::open(&self.fx.config.sync.outbox.path).unwrap();
+        assert!(outbox.list().unwrap().is_empty(), "nothing was submitted");
+    }
+}
+
+/// Card pulled out on the review screen, the application complete but not yet submitted:
+/// wiped, told, back to welcome in the default language, and nothing submitted.
+#[test]
+fn card_pulled_out_on_the_review_screen_wipes_the_session_and_sends_nothing() {
+    let k = kiosk();
+    let (c1, c2) = (k.card.clone(), k.card.clone());
     Script::new()
-        // 1. Card pulled out on the review screen, the application complete but not yet
-        //    submitted: wiped, told, back to welcome, and nothing submitted.
         .screen(Screen::Welcome)
         .click("English")
         .click("Start")
@@ -68,16 +105,27 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
             },
         )
         .screen(Screen::Welcome) // after card_removed_secs
-        // 2. Idle: countdown appears, then the session is wiped.
         .wait(
             "language reset for the next resident",
             Duration::from_secs(1),
             |app| app.global::<Session>().get_language() == "ja",
         )
+        .run(&k.app)
+        .unwrap();
+    assert_eq!(k.verifies_with_data(), 1, "one VERIFY for the one PIN");
+    k.assert_nothing_sent_and_no_my_number();
+}
+
+/// Idle on the PIN screen: the countdown appears, a touch on it dismisses it (and only it),
+/// then left alone the session is wiped with the digits typed.
+#[test]
+fn idle_countdown_is_dismissed_by_a_touch_and_then_wipes_the_session() {
+    let k = kiosk();
+    let c = k.card.clone();
+    Script::new()
+        .screen(Screen::Welcome)
         .click("English")
-        .act("insert again", move |_| {
-            c3.insert().map_err(|e| e.to_string())
-        })
+        .act("insert", move |_| c.insert().map_err(|e| e.to_string()))
         .screen(Screen::Pin)
         .clicks(&["5", "6"])
         .wait("idle countdown shown", Duration::from_secs(5), |app| {
@@ -105,9 +153,24 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .wait("PIN digits wiped", Duration::from_secs(1), |app| {
             app.global::<PinPad>().get_length() == 0 && !app.global::<Session>().get_idle_warning()
         })
-        // 3. Wrong PIN twice: tries shown, then the separate last-try screen.
+        .run(&k.app)
+        .unwrap();
+    assert_eq!(k.verifies_with_data(), 0, "no PIN was sent");
+    k.assert_nothing_sent_and_no_my_number();
+}
+
+/// Wrong PIN twice: the tries left are shown, then the separate last-try screen; the right
+/// PIN then restores the counter, with one VERIFY per PIN sent and never a retry.
+#[test]
+fn wrong_pins_show_the_tries_left_and_the_last_try_is_confirmed_apart() {
+    let k = kiosk();
+    let (c1, c2) = (k.card.clone(), k.card.clone());
+    Script::new()
+        .screen(Screen::Welcome)
         .click("English")
         .click("Start")
+        .screen(Screen::InsertCard)
+        .act("insert", move |_| c1.insert().map_err(|e| e.to_string()))
         .screen(Screen::Pin)
         .clicks(&["9", "9", "9", "9", "OK"])
         .wait("wrong PIN, 2 left", Duration::from_secs(5), |app| {
@@ -123,33 +186,20 @@ fn removal_idle_and_wrong_pin_wipe_the_session() {
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .act("take the card", move |_| {
-            c4.remove();
+            c2.remove();
             Ok(())
         })
         .screen(Screen::CardRemoved)
-        .run(&app)
+        .run(&k.app)
         .unwrap();
-
-    c5.with(|m| {
+    k.card.with(|m| {
         assert_eq!(m.text_tries, 3, "a correct PIN restores the counter");
         assert_eq!(m.auth_tries, 3, "the JPKI PIN was never tried");
-        let verifies_with_data = m
-            .log
-            .iter()
-            .filter(|a| a.len() > 4 && a[..4] == [0x00, 0x20, 0x00, 0x80])
-            .count();
-        assert_eq!(
-            verifies_with_data, 4,
-            "one VERIFY per submitted PIN, never an automatic retry"
-        );
-        assert_eq!(
-            m.my_number_accesses(),
-            Vec::<Vec<u8>>::new(),
-            "the My Number EF is never touched (any SELECT of it, any read by SFI)"
-        );
     });
-    // The first resident's application was complete on the review screen when the card
-    // left; neither that nor the later interruptions submitted anything.
-    let outbox = counter_core::outbox::Outbox::open(&fx.config.sync.outbox.path).unwrap();
-    assert!(outbox.list().unwrap().is_empty(), "nothing was submitted");
+    assert_eq!(
+        k.verifies_with_data(),
+        3,
+        "one VERIFY per submitted PIN, never an automatic retry"
+    );
+    k.assert_nothing_sent_and_no_my_number();
 }

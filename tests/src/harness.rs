@@ -876,3 +876,36 @@ pub fn jwe_header_problems(protected: &serde_json::Value) -> Vec<String> {
     }
     problems
 }
+
+/// One round of the `submit-loop` crash tests: runs the loop with `env` over `config`, takes
+/// `confirmed` receipt numbers it printed (each printed only once durably submitted), then
+/// SIGKILLs it in the middle of the next submission. Returns every receipt number it printed,
+/// those written just before it died included.
+pub fn submit_loop_round(
+    submit_loop: &Path,
+    config: &Path,
+    env: &[(&str, &Path)],
+    confirmed: u64,
+) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(submit_loop);
+    command
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("submit-loop starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut seen = vec![];
+    for _ in 0..confirmed {
+        seen.push(lines.next().expect("a receipt number").expect("readable"));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    // Whatever the process printed before it died was also confirmed.
+    seen.extend(lines.map_while(Result::ok));
+    seen
+}

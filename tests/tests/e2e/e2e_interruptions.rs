@@ -44,6 +44,17 @@ fn kiosk() -> Kiosk {
     }
 }
 
+/// From the welcome screen to the PIN keypad in English, the card inserted when asked.
+fn to_pin_in_english(card: VirtualCard) -> Script {
+    Script::new()
+        .screen(Screen::Welcome)
+        .click("English")
+        .click("Start")
+        .screen(Screen::InsertCard)
+        .act("insert", move |_| card.insert().map_err(|e| e.to_string()))
+        .screen(Screen::Pin)
+}
+
 impl Kiosk {
     /// VERIFY commands with PIN data the card has seen.
     fn verifies_with_data(&self) -> usize {
@@ -75,13 +86,7 @@ impl Kiosk {
 fn card_pulled_out_on_the_review_screen_wipes_the_session_and_sends_nothing() {
     let k = kiosk();
     let (c1, c2) = (k.card.clone(), k.card.clone());
-    Script::new()
-        .screen(Screen::Welcome)
-        .click("English")
-        .click("Start")
-        .screen(Screen::InsertCard)
-        .act("insert", move |_| c1.insert().map_err(|e| e.to_string()))
-        .screen(Screen::Pin)
+    to_pin_in_english(c1)
         .clicks(&["1", "2", "3", "4", "OK"])
         .screen(Screen::Confirm)
         .wait("identity shown", Duration::from_secs(1), |app| {
@@ -165,13 +170,7 @@ fn idle_countdown_is_dismissed_by_a_touch_and_then_wipes_the_session() {
 fn wrong_pins_show_the_tries_left_and_the_last_try_is_confirmed_apart() {
     let k = kiosk();
     let (c1, c2) = (k.card.clone(), k.card.clone());
-    Script::new()
-        .screen(Screen::Welcome)
-        .click("English")
-        .click("Start")
-        .screen(Screen::InsertCard)
-        .act("insert", move |_| c1.insert().map_err(|e| e.to_string()))
-        .screen(Screen::Pin)
+    to_pin_in_english(c1)
         .clicks(&["9", "9", "9", "9", "OK"])
         .wait("wrong PIN, 2 left", Duration::from_secs(5), |app| {
             app.global::<PinPad>().get_wrong() && app.global::<PinPad>().get_tries_left() == 2

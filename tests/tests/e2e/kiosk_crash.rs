@@ -5,12 +5,11 @@
 
 use counter_core::outbox::{Outbox, State};
 use madoguchi_tests::harness::{
-    binary, personal_data_in, personal_data_needles, wait_until, Fixture, FixtureOptions,
+    binary, personal_data_in, personal_data_needles, submit_loop_round, wait_until, Fixture,
+    FixtureOptions,
 };
 use madoguchi_tests::vcard::Holder;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -19,22 +18,14 @@ fn every_application_seen_as_submitted_survives_sigkill() {
     let submit_loop = binary("submit-loop").unwrap();
     let mut seen: Vec<String> = vec![];
     for round in 0..8u64 {
-        let mut child = Command::new(&submit_loop)
-            .arg(&fx.config_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Kill after a different number of confirmed submissions each round, while the
         // next one is being written.
-        for _ in 0..(3 + round * 5) {
-            seen.push(lines.next().unwrap().unwrap());
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        // Whatever the process printed before it died was also confirmed.
-        seen.extend(lines.map_while(Result::ok));
+        seen.extend(submit_loop_round(
+            &submit_loop,
+            &fx.config_path,
+            &[],
+            3 + round * 5,
+        ));
     }
 
     let outbox = Outbox::open(&fx.config.sync.outbox.path).unwrap();

@@ -9,11 +9,10 @@
 //! that honours fsync and nothing else would after a power cut.
 
 use counter_core::outbox::Outbox;
-use madoguchi_tests::harness::{binary, repo_root, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{binary, repo_root, submit_loop_round, Fixture, FixtureOptions};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Builds the interposer with the system C compiler (the one Rust links with).
 fn interposer(out: &Path) -> PathBuf {
@@ -108,24 +107,19 @@ fn every_application_seen_as_submitted_survives_a_power_cut() {
 
     let mut seen: Vec<String> = vec![];
     for round in 0..6u64 {
-        let mut child = Command::new(&submit_loop)
-            .arg(&fx.config_path)
-            .env("LD_PRELOAD", &so)
-            .env("POWERCUT_WATCH", &watch)
-            .env("POWERCUT_SHADOW", &shadow)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Cut after a different number of confirmed submissions each round, while the next
-        // one is being written.
-        for _ in 0..(5 + round * 9) {
-            seen.push(lines.next().unwrap().unwrap());
-        }
-        child.kill().unwrap(); // the process stops where it is …
-        child.wait().unwrap();
-        seen.extend(lines.map_while(Result::ok));
+        // one is being written: the process stops where it is …
+        let env = [
+            ("LD_PRELOAD", so.as_path()),
+            ("POWERCUT_WATCH", watch.as_path()),
+            ("POWERCUT_SHADOW", shadow.as_path()),
+        ];
+        seen.extend(submit_loop_round(
+            &submit_loop,
+            &fx.config_path,
+            &env,
+            5 + round * 9,
+        ));
         cut_power(&watch, &shadow, &prefix); // … and so does the disk
 
         let outbox = Outbox::open(&db).unwrap();

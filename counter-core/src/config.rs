@@ -116,6 +116,10 @@ pub struct MunicipalityConfig {
     pub code: String,
     pub name_ja: String,
     pub name_en: String,
+    /// Its name in other languages, by language code (`names = { vi = "…" }`); the English
+    /// name stands in for the rest.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
     /// Base URL of the municipality's v1 API.
     pub endpoint: String,
     /// The municipality's EC P-256 public key (PEM); applications are sealed to it.

@@ -161,10 +161,7 @@ impl KioskConfig {
                 message: e.to_string(),
             })?;
         }
-        if !crate::domain::Lang::ALL
-            .iter()
-            .any(|l| l.code() == cfg.ui.default_language)
-        {
+        if crate::domain::Lang::from_code(&cfg.ui.default_language).is_none() {
             return Err(ConfigError::Invalid {
                 path: path.into(),
                 message: format!(
@@ -186,6 +183,7 @@ impl KioskConfig {
                 code: m.code.clone(),
                 name_ja: m.name_ja.clone(),
                 name_en: m.name_en.clone(),
+                names: m.names.clone(),
                 catalogue: Catalogue::load(&m.catalogue)?,
                 // Validated when the config was loaded.
                 hours: m.hours().unwrap_or_default(),

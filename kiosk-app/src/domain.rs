@@ -6,27 +6,7 @@ use crate::card::basic4::Basic4;
 use crate::card::ops::CardKind;
 use crate::card::CardError;
 
-/// UI languages. Japanese first; more follow the same pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Ja,
-    En,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ja => "ja",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Lang> {
-        Lang::ALL.into_iter().find(|l| l.code() == code)
-    }
-}
+pub use crate::lang::Lang;
 
 /// Why a receipt could not be printed (shown to the resident, alerted to staff).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

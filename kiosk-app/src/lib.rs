@@ -9,6 +9,7 @@ pub mod card;
 pub mod catalogue;
 pub mod config;
 pub mod domain;
+pub mod lang;
 pub mod receipt;
 pub mod routing;
 pub mod runner;

@@ -13,6 +13,8 @@ pub struct MunicipalityEntry {
     pub district: String,
     pub name_ja: String,
     pub name_en: String,
+    /// Names in other languages, by language code (none in the national list yet).
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,7 @@ impl Router {
                 district: f[2].into(),
                 name_ja: f[3].into(),
                 name_en: f[4].into(),
+                names: Default::default(),
             });
         }
         Ok(Router { entries })

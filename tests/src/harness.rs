@@ -785,7 +785,7 @@ pub fn personal_data_needles(holder: &crate::vcard::Holder) -> Vec<(String, Vec<
         format!("{}-{}-{}", &b[..4], &b[4..6], &b[6..]),
         format!("{}/{}/{}", &b[..4], &b[4..6], &b[6..]),
     ];
-    for lang in kiosk_app::domain::Lang::ALL {
+    for lang in kiosk_app::domain::Lang::all() {
         births.push(kiosk_app::session::format_birth(b, lang));
     }
     for form in births {

@@ -159,24 +159,7 @@ pub fn wrap(text: &str, cols: usize) -> Vec<String> {
 }
 
 fn fmt_time(t: time::OffsetDateTime, lang: Lang) -> String {
-    match lang {
-        Lang::Ja => format!(
-            "{}年{}月{}日 {:02}:{:02}",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Lang::En => format!(
-            "{} {} {} {:02}:{:02}",
-            t.day(),
-            t.month(),
-            t.year(),
-            t.hour(),
-            t.minute()
-        ),
-    }
+    lang.language().time(t)
 }
 
 /// Builds the receipt. Japanese always; for other languages, each label in that language too.
@@ -188,7 +171,7 @@ pub fn receipt_bytes(
     let protocol = Protocol::new(escpos::utils::Encoder::new(encoding_rs::SHIFT_JIS));
     let mut p = Printer::new(capture.clone(), protocol, None);
     let cols = columns(ctx.paper_mm);
-    let bilingual = job.lang != Lang::Ja;
+    let bilingual = job.lang != Lang::JA;
     let both = |ja: &str, en: &str| {
         if bilingual {
             format!("{ja} / {en}")
@@ -225,7 +208,7 @@ pub fn receipt_bytes(
     }
     put(
         p,
-        &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::Ja)),
+        &format!("受付日時: {}", fmt_time(job.submitted_at, Lang::JA)),
         BODY,
         cols,
     )?;
@@ -258,7 +241,7 @@ pub fn receipt_bytes(
     if let Some(from) = job.processing_from {
         put(
             p,
-            &crate::session::processing_note(from, Lang::Ja, &job.municipality_ja),
+            &crate::session::processing_note(from, Lang::JA, &job.municipality_ja),
             BODY,
             cols,
         )?;
@@ -295,13 +278,13 @@ mod tests {
             submitted_at: time::macros::datetime!(2026-11-21 14:05 +09:00),
             lang,
             municipality_ja: "毛呂山町".into(),
-            municipality_local: if lang == Lang::Ja {
+            municipality_local: if lang == Lang::JA {
                 "毛呂山町".into()
             } else {
                 "Moroyama Town".into()
             },
             procedure_ja: "住民票の写しの交付申請".into(),
-            procedure_local: if lang == Lang::Ja {
+            procedure_local: if lang == Lang::JA {
                 "住民票の写しの交付申請".into()
             } else {
                 "Copy of residence certificate".into()
@@ -320,7 +303,7 @@ mod tests {
 
     #[test]
     fn japanese_receipt_reads_back() {
-        let bytes = receipt_bytes(&job(Lang::Ja), &ctx()).unwrap();
+        let bytes = receipt_bytes(&job(Lang::JA), &ctx()).unwrap();
         assert_eq!(&bytes[..2], &[0x1B, 0x40], "starts with ESC @");
         assert!(
             bytes.windows(3).any(|w| w == [0x1C, 0x43, 0x01]),
@@ -361,7 +344,7 @@ mod tests {
 
     #[test]
     fn a_reissued_receipt_says_so_in_both_languages() {
-        let mut j = job(Lang::En);
+        let mut j = job(Lang::EN);
         j.reissue = true;
         let text = decode(&receipt_bytes(&j, &ctx()).unwrap())
             .unwrap()
@@ -374,7 +357,7 @@ mod tests {
 
     #[test]
     fn english_session_prints_both_languages() {
-        let d = decode(&receipt_bytes(&job(Lang::En), &ctx()).unwrap()).unwrap();
+        let d = decode(&receipt_bytes(&job(Lang::EN), &ctx()).unwrap()).unwrap();
         let text = d.text_lines().join("\n");
         assert!(text.contains("受付票 / Receipt"), "{text}");
         assert!(text.contains("Municipality: Moroyama Town"));
@@ -385,7 +368,7 @@ mod tests {
 
     #[test]
     fn closed_municipality_says_when_processing_starts() {
-        let mut j = job(Lang::En);
+        let mut j = job(Lang::EN);
         j.processing_from = Some(time::macros::datetime!(2026-11-24 09:00 +09:00));
         let d = decode(&receipt_bytes(&j, &ctx()).unwrap()).unwrap();
         let text = d.text_lines().join("");
@@ -398,7 +381,7 @@ mod tests {
         let mut c = ctx();
         c.paper_mm = 58;
         c.counter_name = "髙﨑𠮷田 共同窓口".into();
-        let d = decode(&receipt_bytes(&job(Lang::Ja), &c).unwrap()).unwrap();
+        let d = decode(&receipt_bytes(&job(Lang::JA), &c).unwrap()).unwrap();
         for l in d.text_lines() {
             let w: usize = l.chars().map(|c| c.width().unwrap_or(0)).sum();
             assert!(w <= 32, "{l} is {w} columns");

@@ -98,7 +98,7 @@ pub fn reissue_job(row: &Row, world: &World) -> Result<ReceiptJob, ReprintError>
         value: row.submitted_at.clone(),
     })?
     .to_offset(counter_core::hours::JST);
-    let lang = Lang::from_code(&row.receipt_lang).unwrap_or(Lang::Ja);
+    let lang = Lang::from_code(&row.receipt_lang).unwrap_or(Lang::JA);
     let mut job = ReceiptJob::new(
         row.receipt_number.clone(),
         submitted_at,
@@ -218,6 +218,7 @@ mod tests {
                 code: "113263".into(),
                 name_ja: "毛呂山町".into(),
                 name_en: "Moroyama".into(),
+                names: Default::default(),
                 catalogue,
                 hours: OpeningHours::parse(&["mon-fri 09:00-17:00".into()], &[]).unwrap(),
             }],
@@ -247,7 +248,7 @@ mod tests {
 
         let job = reissue_job(&outbox.get(&known).unwrap(), &world).unwrap();
         assert!(job.reissue);
-        assert_eq!(job.lang, Lang::En);
+        assert_eq!(job.lang, Lang::EN);
         assert_eq!(job.municipality_local, "Moroyama");
         assert_eq!(
             job.procedure_local,

@@ -50,7 +50,7 @@ pub fn start(
         idle_countdown: Duration::from_secs(cfg.ui.idle_countdown_secs),
         card_removed: Duration::from_secs(cfg.ui.card_removed_secs),
     };
-    let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::Ja);
+    let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::JA);
     let world = Arc::new(world);
     let mut devices = Devices {
         card,

@@ -207,7 +207,7 @@ fn human_value(q: &Question, a: &Answer, lang: Lang) -> String {
             .map(|c| c.label.get(lang.code()).to_owned())
             .unwrap_or_default(),
         (QuestionKind::Number { unit, .. }, Answer::Number(n)) => match lang {
-            Lang::Ja => format!("{n}{}", unit.get("ja")),
+            Lang::JA => format!("{n}{}", unit.get("ja")),
             _ => format!("{n} {}", unit.get(lang.code())),
         },
         (_, Answer::Date(d)) => super::format::format_date(*d, lang),

@@ -59,16 +59,33 @@ pub struct MunicipalityInfo {
     pub code: String,
     pub name_ja: String,
     pub name_en: String,
+    /// Its name in other languages, by language code (from the config).
+    pub names: std::collections::BTreeMap<String, String>,
     pub catalogue: Catalogue,
     pub hours: counter_core::hours::OpeningHours,
 }
 
 impl MunicipalityInfo {
+    /// Its name in `lang`: Japanese as written, another language's own name when the config
+    /// has one, else the romanised English name (more readable to a foreign resident than
+    /// kanji).
     pub fn name(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Ja => &self.name_ja,
-            Lang::En => &self.name_en,
-        }
+        local_name(lang, &self.name_ja, &self.name_en, &self.names)
+    }
+}
+
+/// A municipality's name in `lang`, from its Japanese and English names and those in other
+/// languages.
+pub fn local_name<'a>(
+    lang: Lang,
+    ja: &'a str,
+    en: &'a str,
+    others: &'a std::collections::BTreeMap<String, String>,
+) -> &'a str {
+    match lang {
+        Lang::JA => ja,
+        Lang::EN => en,
+        other => others.get(other.code()).map_or(en, String::as_str),
     }
 }
 

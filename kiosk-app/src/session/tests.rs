@@ -23,6 +23,7 @@ fn world() -> Arc<World> {
         district: "入間郡".into(),
         name_ja: name.into(),
         name_en: name.into(),
+        names: Default::default(),
     };
     Arc::new(World {
         router: Router::from_entries(vec![entry("113263", "毛呂山町"), entry("113271", "越生町")]),
@@ -30,6 +31,7 @@ fn world() -> Arc<World> {
             code: "113263".into(),
             name_ja: "毛呂山町".into(),
             name_en: "Moroyama".into(),
+            names: Default::default(),
             catalogue: cat,
             hours: OpeningHours::parse(&["mon-fri 09:00-17:00".into()], &[]).unwrap(),
         }],
@@ -55,7 +57,7 @@ impl T {
             wall: time::macros::datetime!(2026-11-21 10:00 +09:00), // a Saturday
         };
         let mut t = T {
-            flow: Flow::new(world(), TIMES, Lang::Ja, now),
+            flow: Flow::new(world(), TIMES, Lang::JA, now),
             now,
         };
         t.input(Input::Card(CardEvent::NoCard));
@@ -224,7 +226,7 @@ fn happy_path_submits_once() {
 #[test]
 fn removal_wipes_everything_before_submission() {
     let mut t = T::new();
-    t.intent(Intent::SetLanguage(Lang::En));
+    t.intent(Intent::SetLanguage(Lang::EN));
     t.intent(Intent::Start);
     t.insert(3);
     t.pin(&[1, 2, 3, 4]);
@@ -234,7 +236,7 @@ fn removal_wipes_everything_before_submission() {
     assert_eq!(t.flow.screen(), Screen::CardRemoved);
     let v = t.flow.view(t.now.instant);
     assert!(v.holder.is_none() && v.municipality_name.is_empty());
-    assert_eq!(v.lang, Lang::Ja, "language resets for the next resident");
+    assert_eq!(v.lang, Lang::JA, "language resets for the next resident");
     t.wait(5);
     assert_eq!(t.flow.screen(), Screen::Welcome);
     // A late card answer for the wiped session is dropped, not shown.

@@ -113,7 +113,7 @@ mod tests {
             "2",
         ))
         .unwrap();
-        let h = HolderView::from_card(&b, Lang::Ja);
+        let h = HolderView::from_card(&b, Lang::JA);
         let printed = format!("{h:?}");
         for value in ["山田", "毛呂山町", "1980", "昭和", "Female", "\"2\""] {
             assert!(!printed.contains(value), "{value} in {printed}");

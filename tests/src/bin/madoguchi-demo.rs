@@ -445,7 +445,7 @@ fn main() -> anyhow::Result<()> {
     let job = kiosk_app::session::ReceiptJob {
         receipt_number: "K02-261122-0001".into(),
         submitted_at: counter_core::hours::japan_now(),
-        lang: kiosk_app::domain::Lang::Ja,
+        lang: kiosk_app::domain::Lang::JA,
         municipality_ja: "毛呂山町".into(),
         municipality_local: "毛呂山町".into(),
         procedure_ja: "住民票の写しの交付申請".into(),

@@ -37,7 +37,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn job(lang: Lang) -> ReceiptJob {
-    let en = lang == Lang::En;
+    let en = lang == Lang::EN;
     ReceiptJob {
         receipt_number: "K01-261122-0042".into(),
         submitted_at: counter_core::hours::japan_now(),
@@ -74,9 +74,9 @@ fn main() -> anyhow::Result<()> {
     println!("\n| receipt | paper | layout + encoding p50 | p95 | bytes |");
     println!("|---|---|---|---|---|");
     for (name, lang, counter) in [
-        ("Japanese session", Lang::Ja, plain),
-        ("English session (bilingual)", Lang::En, plain),
-        ("外字 counter name (raster line)", Lang::Ja, gaiji),
+        ("Japanese session", Lang::JA, plain),
+        ("English session (bilingual)", Lang::EN, plain),
+        ("外字 counter name (raster line)", Lang::JA, gaiji),
     ] {
         for paper_mm in [80u8, 58] {
             let j = job(lang);
@@ -113,7 +113,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let bytes = receipt_bytes(
-        &job(Lang::En),
+        &job(Lang::EN),
         &ReceiptContext {
             counter_name: plain.into(),
             paper_mm: 80,

@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
                 sex: Sex::Male,
             },
             answers: vec![("copies".into(), "1".into())],
-            lang: Lang::Ja,
+            lang: Lang::JA,
         };
         let submitted = submitter.submit(submission)?;
         writeln!(out, "{}", submitted.receipt_number)?;

@@ -22,7 +22,7 @@ fn receipt_job() -> ReceiptJob {
     ReceiptJob {
         receipt_number: "K01-261122-0042".into(),
         submitted_at: counter_core::hours::japan_now(),
-        lang: Lang::Ja,
+        lang: Lang::JA,
         municipality_ja: "越生町".into(),
         municipality_local: "越生町".into(),
         procedure_ja: "転出届".into(),

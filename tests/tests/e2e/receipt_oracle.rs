@@ -25,7 +25,7 @@ fn job(counter_name: &str) -> Vec<u8> {
     let job = ReceiptJob {
         receipt_number: NUMBER.into(),
         submitted_at: counter_core::hours::japan_now(),
-        lang: Lang::En,
+        lang: Lang::EN,
         municipality_ja: "越生町".into(),
         municipality_local: "Ogose Town".into(),
         procedure_ja: "転出届".into(),

@@ -19,7 +19,7 @@ pub fn test(config: &Path, json: bool) -> Result<(), Failure> {
     let job = kiosk_app::session::ReceiptJob {
         receipt_number: format!("{}-TEST", cfg.sync.kiosk.id),
         submitted_at: counter_core::hours::japan_now(),
-        lang: kiosk_app::domain::Lang::Ja,
+        lang: kiosk_app::domain::Lang::JA,
         municipality_ja: "テスト印刷".into(),
         municipality_local: "テスト印刷".into(),
         procedure_ja: "印刷の確認（申請ではありません）".into(),

@@ -2,9 +2,8 @@
 
 use super::{to, Confirm, Cx, Next, StageInput, StageLogic, ViewCx};
 use crate::card::basic4::Basic4;
-use crate::domain::Lang;
 use crate::routing::MunicipalityEntry;
-use crate::session::{Intent, Screen, View};
+use crate::session::{local_name, Intent, Screen, View};
 
 pub struct NotParticipating {
     pub identity: Basic4,
@@ -31,9 +30,7 @@ impl StageLogic for NotParticipating {
     }
 
     fn render(&self, v: &mut View, cx: &ViewCx) {
-        v.municipality_name = match cx.lang {
-            Lang::Ja => self.entry.name_ja.clone(),
-            _ => self.entry.name_en.clone(),
-        };
+        let e = &self.entry;
+        v.municipality_name = local_name(cx.lang, &e.name_ja, &e.name_en, &e.names).to_owned();
     }
 }

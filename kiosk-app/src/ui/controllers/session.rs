@@ -9,6 +9,13 @@ use std::cell::Cell;
 
 pub fn wire(app: &AppWindow, session: SessionHandle) {
     let g = app.global::<Session>();
+    let languages: Vec<_> = Lang::all()
+        .map(|l| ui::LanguageItem {
+            code: l.code().into(),
+            name: l.name().into(),
+        })
+        .collect();
+    g.set_languages(slint::ModelRc::from(languages.as_slice()));
     let send = move |i: Intent| session.send(Input::Intent(i));
     let on = |i: Intent| {
         let send = send.clone();

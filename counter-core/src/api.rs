@@ -5,11 +5,17 @@ use serde::{Deserialize, Serialize};
 /// The body of `POST /v1/applications`: routing metadata in clear, the rest sealed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApplicationEnvelope {
+    /// A UUID made by the kiosk: the idempotency key of every retry.
     pub application_id: String,
+    /// The kiosk that took the application (`kiosk.id`).
     pub kiosk_id: String,
+    /// 6-digit code of the municipality it goes to.
     pub municipality_code: String,
+    /// The catalogue's code of the procedure.
     pub procedure_code: String,
+    /// RFC 3339, Japan time.
     pub submitted_at: String,
+    /// The number on the resident's receipt.
     pub receipt_number: String,
     /// JWE compact serialization (ECDH-ES+A256KW, A256GCM) of [`SealedContent`].
     pub sealed: String,
@@ -21,10 +27,15 @@ pub struct ApplicationEnvelope {
 /// procedure, another municipality) on the way.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct SealedContent {
+    /// Repeats the envelope's, so a relabelled envelope is refused.
     pub application_id: String,
+    /// Repeats the envelope's.
     pub municipality_code: String,
+    /// Repeats the envelope's.
     pub procedure_code: String,
+    /// From the card, as the card has it.
     pub applicant: Applicant,
+    /// One per question of the procedure, in the catalogue's order.
     pub answers: Vec<Answer>,
     /// The language the resident used at the kiosk (BCP 47).
     pub language: String,
@@ -59,7 +70,9 @@ impl std::fmt::Debug for SealedContent {
 /// Zeroised by the kiosk right after sealing.
 #[derive(Clone, Serialize, Deserialize, PartialEq, zeroize::Zeroize)]
 pub struct Applicant {
+    /// As on the card (a full-width space between family and given name).
     pub name: String,
+    /// As on the card.
     pub address: String,
     /// `YYYY-MM-DD`.
     pub birth_date: String,
@@ -73,38 +86,53 @@ impl std::fmt::Debug for Applicant {
     }
 }
 
+/// One answer: the catalogue's question id and its machine value.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Answer {
+    /// The question's id in the catalogue.
     pub question: String,
+    /// The machine value (a choice's value, a number, `YYYY-MM-DD`).
     pub value: String,
 }
 
 /// Answer to a POST (`201` or `200`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Accepted {
+    /// Echoes the POSTed id.
     pub application_id: String,
+    /// The municipality's own reference, shown to staff.
     pub reference: String,
+    /// Where the municipality's handling stands.
     pub status: RemoteStatus,
 }
 
 /// Answer to `GET /v1/applications/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatusAnswer {
+    /// The application asked about.
     pub application_id: String,
+    /// The municipality's own reference.
     pub reference: String,
+    /// Where the municipality's handling stands now.
     pub status: RemoteStatus,
 }
 
+/// Where the municipality's handling of an application stands.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum RemoteStatus {
+    /// Stored, not yet looked at.
     Received,
+    /// Being handled.
     Processing,
+    /// Done.
     Completed,
+    /// Refused by the municipality (staff explain why).
     Rejected,
 }
 
 impl RemoteStatus {
+    /// The wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Received => "received",
@@ -118,7 +146,9 @@ impl RemoteStatus {
 /// Error body of any non-2xx answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
+    /// A stable code.
     pub error: String,
+    /// Words for a person, if any.
     #[serde(default)]
     pub message: String,
 }

@@ -14,22 +14,34 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// What to do with an application after one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// The municipality has it.
     Delivered {
+        /// `201` or `200` (already had it).
         status: u16,
+        /// What it answered.
         accepted: Accepted,
     },
+    /// Not now: a transport error, `5xx`, `408`, `429`.
     Retry {
+        /// None when no answer came.
         status: Option<u16>,
+        /// The answer's `Retry-After`, if any.
         retry_after: Option<Duration>,
+        /// For staff and the log, sanitised.
         reason: String,
     },
+    /// Never, as it is: a `4xx` that says the application itself is wrong; kept for staff.
     Permanent {
+        /// The answer's status.
         status: u16,
+        /// For staff and the log, sanitised.
         reason: String,
     },
     /// `401`/`403`: the destination itself is refused; pause it and alert staff.
     Pause {
+        /// `401` or `403`.
         status: u16,
+        /// For staff and the log, sanitised.
         reason: String,
     },
 }
@@ -129,12 +141,21 @@ pub fn classify(
     }
 }
 
+/// Why a client for a municipality could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The HTTP client could not be built.
     #[error("cannot build HTTP client: {0}")]
     Build(String),
+    /// A certificate or key file is missing or unreadable.
     #[error("TLS file {path}: {problem}")]
-    TlsFile { path: PathBuf, problem: String },
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The certificates and key do not make a TLS configuration.
     #[error("TLS setup: {0}")]
     Tls(#[from] rustls::Error),
 }
@@ -143,8 +164,11 @@ pub enum ClientError {
 /// kiosk proves itself with its client certificate.
 #[derive(Debug, Clone, Copy)]
 pub struct TlsFiles<'a> {
+    /// PEM: the only CA trusted for the municipality's server.
     pub ca: &'a Path,
+    /// PEM: the kiosk's certificate.
     pub client_cert: &'a Path,
+    /// PEM: the kiosk's private key.
     pub client_key: &'a Path,
 }
 

@@ -10,29 +10,45 @@ use std::path::{Path, PathBuf};
 /// Where technicians put the file; every command takes `--config PATH` to override it.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/madoguchi/kiosk.toml";
 
+/// Why the config cannot be used; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
+        /// The config file.
         path: PathBuf,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// The file parses but says something impossible (or does not parse).
     #[error("config file {path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
 }
 
+/// What counter-sync reads of the kiosk's one config file (the kiosk reads more of it).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SyncConfig {
+    /// The kiosk's identity.
     pub kiosk: KioskIdentity,
+    /// The outbox file and its retention.
     pub outbox: OutboxConfig,
+    /// Timing of delivery.
     #[serde(default)]
     pub sync: SyncTuning,
     /// The kiosk's client certificate for mutual TLS (required for any https endpoint).
     pub tls: Option<ClientTlsConfig>,
+    /// The participating municipalities (`[[municipality]]`).
     #[serde(rename = "municipality", default)]
     pub municipalities: Vec<MunicipalityConfig>,
 }
 
+/// The kiosk's client certificate for mutual TLS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientTlsConfig {
@@ -42,6 +58,7 @@ pub struct ClientTlsConfig {
     pub client_key: PathBuf,
 }
 
+/// Who the kiosk is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KioskIdentity {
@@ -51,9 +68,11 @@ pub struct KioskIdentity {
     pub counter_name: String,
 }
 
+/// The outbox file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
+    /// The SQLite file both programs share.
     pub path: PathBuf,
     /// Days the non-personal metadata of delivered applications is kept for the day report.
     #[serde(default = "default_retention_days")]
@@ -64,14 +83,19 @@ fn default_retention_days() -> u32 {
     30
 }
 
+/// Delivery timing; every field has a default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncTuning {
     /// How often an idle worker looks for new applications.
     pub poll_interval_ms: u64,
+    /// One request's whole time limit.
     pub request_timeout_secs: u64,
+    /// The TCP and TLS handshake's time limit.
     pub connect_timeout_secs: u64,
+    /// First retry delay of an application.
     pub backoff_base_ms: u64,
+    /// Longest retry delay of an application.
     pub backoff_cap_ms: u64,
     /// A claimed row whose worker died becomes due again after this long.
     pub lease_secs: u64,
@@ -109,12 +133,15 @@ impl Default for SyncTuning {
     }
 }
 
+/// One participating municipality (`[[municipality]]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MunicipalityConfig {
     /// 6-digit 全国地方公共団体コード (JIS X 0402, check digit included).
     pub code: String,
+    /// As the municipality writes it.
     pub name_ja: String,
+    /// Romanised, for residents who do not read kanji.
     pub name_en: String,
     /// Its name in other languages, by language code (`names = { vi = "…" }`); the English
     /// name stands in for the rest.
@@ -142,12 +169,14 @@ pub struct MunicipalityConfig {
 }
 
 impl MunicipalityConfig {
+    /// Its opening hours (validated when the config is loaded).
     pub fn hours(&self) -> Result<OpeningHours, HoursError> {
         OpeningHours::parse(&self.opening_hours, &self.closed_dates)
     }
 }
 
 impl SyncConfig {
+    /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read_config_text(path)?;
         let mut cfg: SyncConfig = parse_config_text(path, &text)?;
@@ -172,6 +201,7 @@ impl SyncConfig {
         }
     }
 
+    /// Checks what the types cannot: codes, URLs, TLS, hours, duplicates.
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -275,6 +305,7 @@ impl SyncConfig {
         Ok(())
     }
 
+    /// The municipality with `code`, if configured.
     pub fn municipality(&self, code: &str) -> Option<&MunicipalityConfig> {
         self.municipalities.iter().find(|m| m.code == code)
     }

@@ -18,10 +18,13 @@ pub fn japan_now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(JST)
 }
 
+/// An opening-hours entry that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("opening hours {entry:?}: {problem} (expected e.g. \"mon-fri 09:00-17:00\")")]
 pub struct HoursError {
+    /// The entry as written.
     pub entry: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 
@@ -118,6 +121,7 @@ impl OpeningHours {
         Self::default()
     }
 
+    /// No hours configured: open around the clock (test destinations).
     pub fn is_always_open(&self) -> bool {
         self.windows.is_empty() && self.closed_dates.is_empty()
     }
@@ -135,6 +139,7 @@ impl OpeningHours {
             .any(|w| w.days[day] && t >= w.open && (w.close == Time::MIDNIGHT || t < w.close))
     }
 
+    /// Whether the municipality is open at `at`.
     pub fn is_open(&self, at: OffsetDateTime) -> bool {
         let local = at.to_offset(JST);
         self.open_on(local.date(), local.time())

@@ -6,6 +6,8 @@
 //! processes share only the database file and the delivery [`config`]. Linking this crate also
 //! installs the allocator that wipes freed memory ([`memory`]).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod client;
 pub mod config;

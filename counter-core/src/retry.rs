@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
+/// The retry schedule of one destination.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
+    /// The first retry's longest delay.
     pub base: Duration,
+    /// No retry waits longer (before jitter).
     pub cap: Duration,
+    /// A `Retry-After` is honoured up to this.
     pub max_retry_after: Duration,
     /// How often a destination that is down as a whole is probed with one application.
     pub probe: Duration,

@@ -4,12 +4,16 @@
 
 use josekit::jwe::{self, JweHeader, ECDH_ES_A256KW};
 
+/// Why sealing or opening failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// The public key is not an EC P-256 key.
     #[error("the municipality public key is not a usable EC P-256 PEM key: {0}")]
     BadKey(String),
+    /// Encryption failed.
     #[error("sealing failed: {0}")]
     Encrypt(String),
+    /// The payload does not open with this key (or was altered).
     #[error("the sealed payload cannot be opened: {0}")]
     Decrypt(String),
 }

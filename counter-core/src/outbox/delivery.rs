@@ -168,10 +168,12 @@ impl Outbox {
         update_destination(&self.conn, municipality, &DestinationUpdate::Healthy)
     }
 
+    /// The destination state of one municipality, if it has one yet.
     pub fn destination(&self, municipality: &str) -> Result<Option<Destination>, OutboxError> {
         destination_in(&self.conn, municipality)
     }
 
+    /// Every destination's state.
     pub fn destinations(&self) -> Result<Vec<Destination>, OutboxError> {
         self.select_all(
             &format!("{DESTINATION_SELECT} ORDER BY municipality_code"),

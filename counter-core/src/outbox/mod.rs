@@ -11,33 +11,54 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// What can go wrong with the outbox; each names the file where it is about the file.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
+    /// The file cannot be opened or configured.
     #[error("outbox database {path}: {source}")]
     Open {
+        /// The outbox file.
         path: PathBuf,
+        /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// The integrity check failed: the file is named, never reset.
     #[error("outbox database {path} is damaged: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The outbox file.
+        path: PathBuf,
+        /// What the integrity check said.
+        detail: String,
+    },
     #[error(
         "outbox database {path} has schema version {found}, newer than this program ({supported})"
     )]
+    /// Written by a newer version: refused, never downgraded.
     TooNew {
+        /// The outbox file.
         path: PathBuf,
+        /// Its schema version.
         found: i64,
+        /// The newest this program knows.
         supported: i64,
     },
+    /// A statement failed.
     #[error("outbox database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// Other users could open the file, and its mode cannot be fixed.
     #[error("outbox file {path} has mode {mode:04o}, open to other users, and its mode cannot be changed ({source}); run `chmod o-rwx` on it as its owner")]
     Exposed {
+        /// The outbox file.
         path: PathBuf,
+        /// Its mode.
         mode: u32,
+        /// Why chmod failed.
         source: std::io::Error,
     },
+    /// No application with this id or receipt number.
     #[error("no application {0} in the outbox")]
     NotFound(String),
+    /// The envelope could not be serialized.
     #[error("cannot encode the application: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -46,13 +67,18 @@ pub enum OutboxError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// Due now or later.
     Waiting,
+    /// Claimed by a worker (under a lease).
     Sending,
+    /// The municipality has it.
     Delivered,
+    /// Refused for good; kept for staff (requeueable).
     Failed,
 }
 
 impl State {
+    /// Every state, in the order staff read them.
     pub const ALL: [State; 4] = [
         State::Waiting,
         State::Sending,
@@ -60,6 +86,7 @@ impl State {
         State::Failed,
     ];
 
+    /// The word stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Waiting => "waiting",
@@ -93,10 +120,15 @@ use schema::{MIGRATIONS, SCHEMA_VERSION};
 /// What the kiosk hands over when the resident presses "submit".
 #[derive(Debug, Clone)]
 pub struct NewApplication {
+    /// A UUID: the idempotency key of every attempt.
     pub application_id: uuid::Uuid,
+    /// The kiosk that took it.
     pub kiosk_id: String,
+    /// Where it goes.
     pub municipality_code: String,
+    /// The catalogue's code of the procedure.
     pub procedure_code: String,
+    /// When the resident pressed "submit".
     pub submitted_at: time::OffsetDateTime,
     /// The resident's language code, for reprinting the receipt (not personal data).
     pub receipt_lang: String,
@@ -107,30 +139,50 @@ pub struct NewApplication {
 /// A row claimed for one delivery attempt.
 #[derive(Debug, Clone)]
 pub struct Claimed {
+    /// The application's id.
     pub id: String,
+    /// The envelope to POST.
     pub body: Vec<u8>,
+    /// Attempts so far, this one included.
     pub attempts: u32,
     /// When the resident submitted it (unix ms), for the delivery-latency metric.
     pub submitted_ms: i64,
 }
 
+/// One application as staff and tools see it (never its sealed payload).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// The application's id.
     pub id: String,
+    /// The number on the resident's receipt.
     pub receipt_number: String,
+    /// Where it goes.
     pub municipality_code: String,
+    /// The procedure.
     pub procedure_code: String,
+    /// RFC 3339.
     pub submitted_at: String,
+    /// Where delivery stands.
     pub state: State,
+    /// Attempts so far.
     pub attempts: u32,
+    /// Unix ms: not tried again before this.
     pub next_attempt_at: i64,
+    /// The last answer's HTTP status, if any.
     pub last_status: Option<u16>,
+    /// Why the last attempt failed (sanitised).
     pub last_error: Option<String>,
+    /// The municipality's reference, once delivered.
     pub municipality_reference: Option<String>,
+    /// The municipality's last reported status.
     pub remote_status: Option<String>,
+    /// The printer confirmed the receipt.
     pub printed: bool,
+    /// The sealed payload is still held (deleted on delivery).
     pub has_payload: bool,
+    /// Unix ms of delivery.
     pub delivered_at: Option<i64>,
+    /// The language of the resident's receipt (reprints use it).
     pub receipt_lang: String,
     /// Why the last print of the receipt was not confirmed (a `PrintProblem` code).
     pub print_problem: Option<String>,
@@ -141,18 +193,30 @@ pub struct Row {
 pub enum Record {
     /// The municipality has it: the sealed payload is deleted.
     Delivered {
+        /// The answer's status.
         status: u16,
+        /// The municipality's reference.
         reference: String,
+        /// Its status at the municipality.
         remote: RemoteStatus,
     },
     /// Try this row again, not before `next_attempt_at` (unix ms).
     Retry {
+        /// The answer's status, if any came.
         status: Option<u16>,
+        /// Why (sanitised).
         error: String,
+        /// Unix ms.
         next_attempt_at: i64,
     },
     /// Kept with its reason for staff; requeueable.
-    Failed { status: Option<u16>, error: String },
+    /// Refused for good.
+    Failed {
+        /// The answer's status, if any.
+        status: Option<u16>,
+        /// Why (sanitised).
+        error: String,
+    },
 }
 
 /// What a finished batch means for its destination as a whole.
@@ -161,22 +225,46 @@ pub enum DestinationUpdate {
     /// It answered: clear its retry schedule.
     Healthy,
     /// It is unreachable or overloaded: no request before `retry_at`.
-    Backoff { retry_at: i64, error: String },
+    /// Unreachable or overloaded: probed after `retry_at` (unix ms).
+    Backoff {
+        /// Unix ms.
+        retry_at: i64,
+        /// The last failure (sanitised).
+        error: String,
+    },
     /// It answered, but asked to wait (`Retry-After`): no request before `retry_at`, then a
     /// full batch again, not the single probe of a destination that was down.
-    Wait { retry_at: i64, error: String },
+    /// Asked to wait (`Retry-After`) until `retry_at` (unix ms).
+    Wait {
+        /// Unix ms.
+        retry_at: i64,
+        /// What it answered (sanitised).
+        error: String,
+    },
     /// `401`/`403`: paused until `until` or until staff resume it.
-    Pause { until: i64, reason: String },
+    /// Refused the kiosk: paused until `until` (unix ms) or until staff resume it.
+    Pause {
+        /// Unix ms.
+        until: i64,
+        /// Why (sanitised).
+        reason: String,
+    },
 }
 
 /// A destination's schedule, for status, metrics and the worker's sleep.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Destination {
+    /// The municipality.
     pub municipality_code: String,
+    /// Unix ms; set while refused.
     pub paused_until: Option<i64>,
+    /// Why it was paused.
     pub pause_reason: Option<String>,
+    /// Unix ms: not tried before this.
     pub retry_at: Option<i64>,
+    /// Failed batches in a row.
     pub failures: u32,
+    /// The last failure (sanitised).
     pub last_error: Option<String>,
     /// Why the daemon cannot deliver to it at all (set by its worker's supervisor).
     pub broken_reason: Option<String>,
@@ -203,13 +291,18 @@ impl Destination {
     }
 }
 
+/// Applications of one municipality in one state.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Count {
+    /// The municipality.
     pub municipality_code: String,
+    /// The state.
     pub state: State,
+    /// How many.
     pub count: u64,
 }
 
+/// The outbox file, opened by one process (the kiosk or counter-sync).
 pub struct Outbox {
     conn: Connection,
     path: PathBuf,

@@ -51,6 +51,7 @@ impl Outbox {
         )? as u64)
     }
 
+    /// One application by id or receipt number.
     pub fn get(&self, id: &str) -> Result<Row, OutboxError> {
         self.conn
             .query_row(
@@ -62,6 +63,7 @@ impl Outbox {
             .ok_or_else(|| OutboxError::NotFound(id.into()))
     }
 
+    /// Every application, oldest first.
     pub fn list(&self) -> Result<Vec<Row>, OutboxError> {
         self.select_all(&format!("{ROW_SELECT} ORDER BY submitted_at"), row_from_sql)
     }

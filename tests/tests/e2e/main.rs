@@ -25,3 +25,4 @@ mod sync_chaos;
 mod sync_claims;
 mod sync_delivery;
 mod sync_robustness;
+mod translations;

@@ -30,6 +30,15 @@ fn inserted(model: CardModel) -> VirtualCard {
     card
 }
 
+/// The My Number file (EF 0001) was never selected or read, in any form.
+fn assert_my_number_untouched(card: &VirtualCard) {
+    assert_eq!(
+        card.with(|m| m.my_number_accesses()),
+        Vec::<Vec<u8>>::new(),
+        "EF 0001 (the My Number) is never touched, in any form"
+    );
+}
+
 fn verify(cert_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let cert = openssl::x509::X509::from_der(cert_der).unwrap();
     let key = cert.public_key().unwrap();
@@ -38,9 +47,11 @@ fn verify(cert_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
     v.verify(signature).unwrap_or(false)
 }
 
+/// No card, then a card: identification and the basic-4 read within their APDU budget, and
+/// JPKI user authentication whose signature verifies.
 #[test]
-fn card_module_over_pcsc() {
-    let pcscd = ensure_pcscd().unwrap();
+fn reads_identify_and_authenticate_within_their_apdu_budgets() {
+    ensure_pcscd().unwrap();
     let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
 
     // Reader with no card.
@@ -92,6 +103,16 @@ fn card_module_over_pcsc() {
             "READ BINARY with short Le"
         );
     });
+    assert_my_number_untouched(&card);
+}
+
+/// Wrong PINs count down to a lock; a locked card is never sent a VERIFY, and the JPKI
+/// counter is its own.
+#[test]
+fn wrong_pins_count_down_and_a_locked_card_gets_no_verify() {
+    ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let card = inserted(CardModel::default());
 
     // Wrong PIN: 63C2, 63C1, then 63C0 locks; afterwards 6984 and no VERIFY is even sent.
     assert_eq!(
@@ -122,6 +143,16 @@ fn card_module_over_pcsc() {
         "the JPKI counter is separate"
     );
     card.with(|m| m.text_tries = 3);
+    assert_my_number_untouched(&card);
+}
+
+/// Status words and broken answers at each APDU of a read: each has its stable code, and none
+/// costs a real try.
+#[test]
+fn injected_status_words_and_broken_answers_get_stable_codes() {
+    ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let card = inserted(CardModel::default());
 
     // Status words and broken answers injected at the n-th APDU of the next read
     // (1 SELECT AP, 2 SELECT PIN, 3 tries, 4 VERIFY, 5 SELECT EF, 6 READ).
@@ -158,6 +189,16 @@ fn card_module_over_pcsc() {
         3,
         "injected answers cost no real try"
     );
+    assert_my_number_untouched(&card);
+}
+
+/// The card service: insertion, a card pulled out in the middle of a read, pcscd stopped
+/// and started again; the My Number is never touched.
+#[test]
+fn card_service_follows_insertion_removal_and_a_pcscd_restart() {
+    let pcscd = ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
+    let card = inserted(CardModel::default());
 
     // The card service: insertion, a card pulled out in the middle of a read, pcscd restart.
     let (tx, rx) = mpsc::channel();
@@ -233,12 +274,16 @@ fn card_module_over_pcsc() {
             break;
         }
     }
-    assert_eq!(
-        card.with(|m| m.my_number_accesses()),
-        Vec::<Vec<u8>>::new(),
-        "EF 0001 (the My Number) is never touched, in any form"
-    );
+    assert_my_number_untouched(&card);
     card.remove();
+}
+
+/// A second reader: the configured reader ignores a card in the other slot, while an
+/// unfiltered lookup finds it.
+#[test]
+fn only_the_configured_reader_is_used() {
+    let pcscd = ensure_pcscd().unwrap();
+    let _slot = FileLock::acquire("madoguchi-vcard.lock").unwrap();
 
     // A second reader: the kiosk's configured reader ignores a card in the other slot,
     // while an unfiltered lookup finds it.

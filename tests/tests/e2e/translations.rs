@@ -80,7 +80,7 @@ fn translated(po: &str) -> BTreeSet<(String, String)> {
         id.clear();
         str_.clear();
     };
-    for line in po.lines().chain(std::iter::once("")) {
+    for line in po.lines() {
         if line.starts_with("msgctxt") {
             flush(&mut ctx, &mut id, &mut str_);
             field = "ctx";
@@ -107,6 +107,7 @@ fn translated(po: &str) -> BTreeSet<(String, String)> {
             field = "";
         }
     }
+    flush(&mut ctx, &mut id, &mut str_);
     entries
 }
 

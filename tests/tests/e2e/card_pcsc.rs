@@ -14,13 +14,15 @@ use madoguchi_tests::vcard::{CardModel, Fault, LeBeyondEnd, VirtualCard};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const READER: Option<&str> = Some("Virtual PCD 00 00");
+/// The kiosk's reader in these tests (the first vpcd slot).
+pub(crate) const READER: Option<&str> = Some("Virtual PCD 00 00");
 
-fn pin(p: &str) -> Pin {
+pub(crate) fn pin(p: &str) -> Pin {
     Pin::new_4_digits(p.as_bytes()).unwrap()
 }
 
-fn inserted(model: CardModel) -> VirtualCard {
+/// A virtual card in the kiosk's reader, once pcscd reports it.
+pub(crate) fn inserted(model: CardModel) -> VirtualCard {
     let card = VirtualCard::new(ensure_pcscd().unwrap().vpcd_port(), model);
     card.insert().unwrap();
     wait_until(Duration::from_secs(10), "pcscd sees the card", || {

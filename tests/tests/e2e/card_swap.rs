@@ -3,31 +3,15 @@
 //! change is reported. Its own test binary, so that its card service (a thread that lives as
 //! long as the process) never probes the cards of another test.
 
+use crate::card_pcsc::{inserted, pin, READER};
 use kiosk_app::card::ops::{self, CardKind};
 use kiosk_app::card::pcsc_reader::{with_card, CardCommand, CardService};
 use kiosk_app::card::CardError;
 use kiosk_app::domain::CardEvent;
-use kiosk_app::secret::Pin;
 use madoguchi_tests::harness::{ensure_pcscd, wait_until, Events, FileLock};
 use madoguchi_tests::vcard::{CardModel, Fault, VirtualCard};
 use std::sync::mpsc;
 use std::time::Duration;
-
-const READER: Option<&str> = Some("Virtual PCD 00 00");
-
-fn pin(p: &str) -> Pin {
-    Pin::new_4_digits(p.as_bytes()).unwrap()
-}
-
-fn inserted(model: CardModel) -> VirtualCard {
-    let card = VirtualCard::new(ensure_pcscd().unwrap().vpcd_port(), model);
-    card.insert().unwrap();
-    wait_until(Duration::from_secs(10), "pcscd sees the card", || {
-        with_card(READER, |_| Ok(())).is_ok()
-    })
-    .unwrap();
-    card
-}
 
 /// The reader's card present flag and PC/SC event count, as any other client sees them.
 fn reader_now(reader: &str) -> (bool, u32) {

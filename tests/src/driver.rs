@@ -68,12 +68,14 @@ impl Script {
         self
     }
 
+    /// Waits for screen `s`, then checks that it fits the window.
     pub fn screen(self, s: Screen) -> Self {
         self.wait(
             &format!("screen {s:?}"),
             Duration::from_secs(20),
             move |app| app.global::<Session>().get_screen() == s,
         )
+        .fits_the_window()
     }
 
     pub fn wait(
@@ -243,6 +245,20 @@ impl Script {
                 shown
             },
         )
+        .fits_the_window()
+    }
+
+    /// Checks that everything on screen with a label (every text and button) lies within the
+    /// window's width: nothing a resident must read is cut off at the edge.
+    pub fn fits_the_window(self) -> Self {
+        self.act("everything labelled fits the window", |app| {
+            let cut = cut_off(app);
+            if cut.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("cut off at the window's edge: {cut:?}"))
+            }
+        })
     }
 
     pub fn shot(self, name: &str) -> Self {
@@ -355,6 +371,24 @@ fn button_labels(app: &AppWindow) -> Vec<String> {
     all.sort();
     all.dedup();
     all
+}
+
+/// The labels of elements that reach past the window's left or right edge.
+pub fn cut_off(app: &AppWindow) -> Vec<String> {
+    let window = app.window().size().to_logical(app.window().scale_factor());
+    i_slint_backend_testing::ElementQuery::from_root(app)
+        .match_descendants()
+        .match_predicate(|e| e.accessible_label().is_some_and(|l| !l.is_empty()))
+        .find_all()
+        .into_iter()
+        .filter(|e| {
+            let (pos, size) = (e.absolute_position(), e.size());
+            pos.x < -0.5 || pos.x + size.width > window.width + 0.5
+        })
+        .map(|e| e.accessible_label().unwrap_or_default().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// Presses where the element labelled `label` is, the way a finger does: pointer press and

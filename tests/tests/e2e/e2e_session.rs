@@ -77,6 +77,7 @@ fn resident_session_reaches_the_municipality_and_the_printer() {
         .wait("printed", Duration::from_secs(10), |app| {
             app.global::<Receipt>().get_printed()
         })
+        .fits_the_window()
         .note_receipt(seen_receipt)
         .finish_and_take(remove)
         .wait(

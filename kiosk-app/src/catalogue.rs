@@ -11,6 +11,7 @@ use std::path::Path;
 pub struct Text(pub BTreeMap<String, String>);
 
 impl Text {
+    /// The text in `lang`, else Japanese.
     pub fn get(&self, lang: &str) -> &str {
         self.0
             .get(lang)
@@ -19,74 +20,115 @@ impl Text {
             .unwrap_or("")
     }
 
+    /// The Japanese text.
     pub fn ja(&self) -> &str {
         self.get("ja")
     }
 }
 
+/// One municipality's procedures (a TOML file).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Catalogue {
+    /// In the order the list shows them.
     #[serde(rename = "procedure")]
     pub procedures: Vec<Procedure>,
 }
 
+/// One procedure.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Procedure {
+    /// Sent with the application.
     pub code: String,
+    /// Its title.
     pub title: Text,
+    /// One line on what it is for.
     #[serde(default)]
     pub summary: Text,
+    /// Asked in this order.
     #[serde(rename = "question", default)]
     pub questions: Vec<Question>,
 }
 
+/// One question.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Question {
+    /// Sent with the answer.
     pub id: String,
+    /// Its title.
     pub title: Text,
+    /// Help under it; may be empty.
     #[serde(default)]
     pub help: Text,
+    /// What it asks for.
     #[serde(flatten)]
     pub kind: QuestionKind,
 }
 
+/// What a question asks for.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum QuestionKind {
+    /// One of several options.
     Choice {
+        /// The options.
         #[serde(rename = "choice")]
         choices: Vec<Choice>,
     },
+    /// A number.
     Number {
+        /// Lowest.
         min: i64,
+        /// Highest.
         max: i64,
+        /// Where it starts (else `min`).
         #[serde(default)]
         default: Option<i64>,
+        /// Its unit ("copies").
         #[serde(default)]
         unit: Text,
     },
     /// A date within `[today + min_days, today + max_days]`, starting at today.
-    Date { min_days: i64, max_days: i64 },
+    /// A date within days of today.
+    Date {
+        /// Earliest, in days from today (may be negative).
+        min_days: i64,
+        /// Latest, in days from today.
+        max_days: i64,
+    },
 }
 
+/// One option.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Choice {
+    /// Sent with the application.
     pub value: String,
+    /// Shown.
     pub label: Text,
 }
 
+/// Why a catalogue cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
+    /// It cannot be read.
     #[error("cannot read procedure catalogue {path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// It is not a valid catalogue.
     #[error("procedure catalogue {path} is not valid: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Catalogue {
+    /// Reads and checks a catalogue.
     pub fn load(path: &Path) -> Result<Self, CatalogueError> {
         let p = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {

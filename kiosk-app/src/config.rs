@@ -11,11 +11,17 @@ use std::path::{Path, PathBuf};
 /// from the same text (no `flatten`, so an unknown key is refused with its line).
 #[derive(Debug, Clone)]
 pub struct KioskConfig {
+    /// What counter-sync reads too.
     pub sync: SyncConfig,
+    /// The card reader.
     pub card: CardConfig,
+    /// The receipt printer.
     pub printer: PrinterConfig,
+    /// The touchscreen.
     pub ui: UiConfig,
+    /// The municipality code list.
     pub routing: RoutingConfig,
+    /// Staff mode.
     pub staff: StaffConfig,
 }
 
@@ -32,6 +38,7 @@ struct KioskSections {
     staff: StaffConfig,
 }
 
+/// Staff mode (`[staff]`).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct StaffConfig {
@@ -40,6 +47,7 @@ pub struct StaffConfig {
     pub pin_hash: Option<String>,
 }
 
+/// The card reader (`[card]`).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CardConfig {
@@ -47,6 +55,7 @@ pub struct CardConfig {
     pub reader: Option<String>,
 }
 
+/// The receipt printer (`[printer]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterConfig {
@@ -71,6 +80,7 @@ fn default_printer_timeout() -> u64 {
     5_000
 }
 
+/// The touchscreen (`[ui]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UiConfig {
@@ -80,9 +90,11 @@ pub struct UiConfig {
     pub idle_countdown_secs: u64,
     /// How long "your card was removed" stays before the welcome screen.
     pub card_removed_secs: u64,
+    /// The language each session starts in.
     pub default_language: String,
     /// Window size on a desktop (the kiosk itself runs full screen).
     pub width: u32,
+    /// Window height (desktop runs).
     pub height: u32,
 }
 
@@ -99,6 +111,7 @@ impl Default for UiConfig {
     }
 }
 
+/// The municipality code list (`[routing]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
@@ -106,17 +119,22 @@ pub struct RoutingConfig {
     pub municipality_list: PathBuf,
 }
 
+/// Why the kiosk cannot start with this config.
 #[derive(Debug, thiserror::Error)]
 pub enum KioskConfigError {
+    /// The config itself.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A procedure catalogue.
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
+    /// The municipality code list.
     #[error(transparent)]
     Router(#[from] RouterError),
 }
 
 impl KioskConfig {
+    /// Reads the config and everything it names.
     pub fn load(path: &Path) -> Result<Self, KioskConfigError> {
         let text = read_config_text(path)?;
         let own: KioskSections = parse_config_text(path, &text)?;

@@ -11,15 +11,20 @@ pub use crate::lang::Lang;
 /// Why a receipt could not be printed (shown to the resident, alerted to staff).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrintProblem {
+    /// The printer is out of paper.
     PaperOut,
+    /// Its cover is open.
     CoverOpen,
+    /// It does not answer.
     Offline,
+    /// It reports an error.
     Error,
     /// The job was sent but the printer did not confirm it (it may or may not have printed).
     Unconfirmed,
 }
 
 impl PrintProblem {
+    /// Every problem.
     pub const ALL: [PrintProblem; 5] = [
         PrintProblem::PaperOut,
         PrintProblem::CoverOpen,
@@ -33,6 +38,7 @@ impl PrintProblem {
         Self::ALL.into_iter().find(|p| p.code() == code)
     }
 
+    /// Its stable code.
     pub fn code(self) -> &'static str {
         match self {
             PrintProblem::PaperOut => "paper-out",
@@ -47,15 +53,18 @@ impl PrintProblem {
 /// The printer as staff mode shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrinterState {
+    /// Ready.
     Ready,
     /// Ready, but the paper is nearly out.
     NearEnd,
+    /// It reports a problem.
     Problem(PrintProblem),
     /// A printer (or link) that cannot report its state.
     WriteOnly,
 }
 
 impl PrinterState {
+    /// Its stable code.
     pub fn code(self) -> &'static str {
         match self {
             PrinterState::Ready => "ready",
@@ -75,12 +84,16 @@ pub enum CardEvent {
     NoCard,
     /// A card was inserted and identified.
     Inserted {
+        /// What card it is.
         kind: CardKind,
+        /// The text PIN's tries left, if they could be read.
         text_pin_tries: Option<u8>,
+        /// Why it cannot be used, if so.
         error: Option<CardError>,
         /// Which card this is: a PIN read for it names it, and runs on no other card.
         insertion: CardInsertion,
     },
+    /// The card left the reader.
     Removed,
     /// Result of a read of the basic 4 attributes (`CardCommand::ReadBasic4`).
     Read(Result<Basic4, CardError>),
@@ -91,7 +104,9 @@ pub enum CardEvent {
 /// read. pcscd moves the count on at every removal and insertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardInsertion {
+    /// The reader's name.
     pub reader: String,
+    /// The reader's PC/SC event count at insertion.
     pub event_count: u32,
 }
 
@@ -99,17 +114,26 @@ pub struct CardInsertion {
 /// resident's language, and logs and `--json` carry the same spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// Not a My Number card.
     UnsupportedCard,
+    /// A Basic Resident Register card.
     JukiCard,
+    /// A smartphone.
     SmartphoneToken,
+    /// No card information application.
     NoTextAp,
+    /// The card could not be read.
     CardError,
+    /// No reader, or pcscd is down.
     ReaderMissing,
+    /// The application could not be saved.
     OutboxError,
+    /// No municipality found for the address.
     UnknownAddress,
 }
 
 impl ErrorCode {
+    /// Its stable code.
     pub fn code(self) -> &'static str {
         match self {
             ErrorCode::UnsupportedCard => "unsupported-card",

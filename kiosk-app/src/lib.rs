@@ -5,6 +5,8 @@
 //! [`runner`] executes the session's effects; [`ui`] renders its views. [`domain`] holds the
 //! types they all share.
 
+#![warn(missing_docs)]
+
 pub mod card;
 pub mod catalogue;
 pub mod config;

@@ -6,33 +6,48 @@
 
 use std::path::Path;
 
+/// One municipality of the national code list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MunicipalityEntry {
+    /// 6-digit code.
     pub code: String,
+    /// Its prefecture.
     pub prefecture: String,
+    /// Its district (郡), if any.
     pub district: String,
+    /// As written.
     pub name_ja: String,
+    /// Romanised.
     pub name_en: String,
     /// Names in other languages, by language code (none in the national list yet).
     pub names: std::collections::BTreeMap<String, String>,
 }
 
+/// Finds the municipality an address belongs to.
 #[derive(Debug, Clone)]
 pub struct Router {
     entries: Vec<MunicipalityEntry>,
 }
 
+/// Why the code list cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
+    /// It cannot be read.
     #[error("cannot read municipality list {path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// A line is wrong.
     #[error("municipality list {path}, line {line}: {message}")]
     Invalid {
+        /// The file.
         path: String,
+        /// 1-based.
         line: usize,
+        /// What is wrong.
         message: String,
     },
 }
@@ -79,6 +94,7 @@ impl Router {
         Ok(Router { entries })
     }
 
+    /// A router over these municipalities.
     pub fn from_entries(entries: Vec<MunicipalityEntry>) -> Self {
         Router { entries }
     }
@@ -101,6 +117,7 @@ impl Router {
             .map(|(_, e)| e)
     }
 
+    /// The municipality with `code`.
     pub fn get(&self, code: &str) -> Option<&MunicipalityEntry> {
         self.entries.iter().find(|e| e.code == code)
     }

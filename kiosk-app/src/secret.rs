@@ -5,9 +5,11 @@
 
 use zeroize::Zeroize;
 
+/// A value zeroised on drop whose `Debug` prints `***`.
 pub struct Secret<T: Zeroize>(T);
 
 impl<T: Zeroize> Secret<T> {
+    /// Wraps a secret.
     pub fn new(value: T) -> Self {
         Secret(value)
     }
@@ -17,6 +19,7 @@ impl<T: Zeroize> Secret<T> {
         &self.0
     }
 
+    /// The value, mutable.
     pub fn expose_mut(&mut self) -> &mut T {
         &mut self.0
     }
@@ -46,6 +49,7 @@ impl<T: Zeroize> std::fmt::Display for Secret<T> {
     }
 }
 
+/// A secret string.
 pub type SecretString = Secret<String>;
 
 /// A 4-digit PIN, checked locally so that no attempt is wasted on a value the card would
@@ -53,11 +57,13 @@ pub type SecretString = Secret<String>;
 #[derive(Debug, Clone)]
 pub struct Pin(Secret<Vec<u8>>);
 
+/// A PIN that is not four ASCII digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the PIN must be exactly 4 digits")]
 pub struct PinFormatError;
 
 impl Pin {
+    /// A PIN of exactly four ASCII digits.
     pub fn new_4_digits(digits: &[u8]) -> Result<Self, PinFormatError> {
         if digits.len() == 4 && digits.iter().all(u8::is_ascii_digit) {
             Ok(Pin(Secret::new(digits.to_vec())))
@@ -66,6 +72,7 @@ impl Pin {
         }
     }
 
+    /// The digits (for VERIFY only).
     pub fn as_bytes(&self) -> &[u8] {
         self.0.expose()
     }

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Its file name, beside the outbox.
 pub const FILE_NAME: &str = "staff-lockout";
 const MAGIC: &str = "madoguchi-staff-lockout 1";
 

@@ -5,13 +5,16 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use rand::RngCore;
 
+/// Why a staff PIN could not be hashed or checked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StaffPinError {
     #[error(
         "the staff PIN must be exactly {} digits",
         crate::session::STAFF_PIN_LEN
     )]
+    /// Not six digits.
     Format,
+    /// The configured hash does not parse.
     #[error("staff.pin_hash is not an Argon2 PHC string ($argon2id$v=19$…): {0}")]
     BadHash(String),
 }

@@ -8,24 +8,34 @@ use counter_core::seal::{seal, SealError};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
+/// Why an application could not be saved.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
+    /// A municipality's public key cannot be read.
     #[error("cannot read the public key of municipality {code} from {path}: {source}")]
     Key {
+        /// The municipality.
         code: String,
+        /// Where its key was looked for.
         path: String,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// The municipality is not configured.
     #[error("municipality {0} is not configured")]
     UnknownMunicipality(String),
+    /// Sealing failed.
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// The outbox failed.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// The content could not be serialized.
     #[error("cannot encode the application: {0}")]
     Encode(#[from] serde_json::Error),
 }
 
+/// Seals and saves applications.
 pub struct Submitter {
     outbox: Outbox,
     keys: HashMap<String, Vec<u8>>,

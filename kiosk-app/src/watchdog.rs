@@ -9,6 +9,7 @@ use std::time::Duration;
 /// How a job ended, as far as its caller is concerned.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome<T> {
+    /// It answered in time.
     Done(T),
     /// No answer by the deadline; whatever the job does afterwards is ignored.
     Late,

@@ -3,7 +3,9 @@
 use super::CardError;
 use zeroize::Zeroizing;
 
+/// The JPKI application (利用者証明用).
 pub const AID_JPKI: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+/// The card information input support application (券面事項入力補助).
 pub const AID_TEXT: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08];
 
 /// JPKI token info (label in the first 32 bytes).
@@ -19,16 +21,19 @@ pub const EF_TEXT_PIN: u16 = 0x0011;
 /// Basic 4 attributes. (EF 0001, the My Number, is never selected.)
 pub const EF_TEXT_BASIC4: u16 = 0x0002;
 
+/// Success.
 pub const SW_OK: u16 = 0x9000;
 /// READ BINARY: end of file reached before `Le` bytes (the data that was left comes with it).
 pub const SW_END_OF_FILE: u16 = 0x6282;
 
+/// SELECT FILE by application id.
 pub fn select_df(aid: &[u8]) -> Vec<u8> {
     let mut v = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];
     v.extend_from_slice(aid);
     v
 }
 
+/// SELECT FILE by file id within the selected application.
 pub fn select_ef(fid: u16) -> Vec<u8> {
     let [hi, lo] = fid.to_be_bytes();
     vec![0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo]
@@ -73,11 +78,14 @@ pub const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
 /// A response split into data and status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The answer's data.
     pub data: Vec<u8>,
+    /// Its status word.
     pub sw: u16,
 }
 
 impl Response {
+    /// Splits a raw answer into data and status word.
     pub fn parse(raw: &[u8]) -> Result<Self, CardError> {
         if raw.len() < 2 {
             return Err(CardError::Malformed {

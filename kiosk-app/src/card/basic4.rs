@@ -10,13 +10,18 @@ use crate::secret::SecretString;
 /// `{:?}` of anything that holds it (a [`Basic4`], a view, an error) never shows it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Sex {
+    /// Not known (0).
     NotKnown,
+    /// Male (1).
     Male,
+    /// Female (2).
     Female,
+    /// Not applicable (9).
     NotApplicable,
 }
 
 impl Sex {
+    /// The ISO 5218 digit as the card has it.
     pub fn code(self) -> &'static str {
         match self {
             Sex::NotKnown => "0",
@@ -36,10 +41,13 @@ impl std::fmt::Debug for Sex {
 /// The card holder as read from the card; every field is a secret (`Debug` prints `***`).
 #[derive(Debug, Clone)]
 pub struct Basic4 {
+    /// As on the card.
     pub name: SecretString,
+    /// As on the card.
     pub address: SecretString,
     /// `YYYYMMDD`, validated as a real Gregorian date.
     pub birth: SecretString,
+    /// As on the card.
     pub sex: Sex,
 }
 

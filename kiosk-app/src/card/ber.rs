@@ -4,10 +4,14 @@
 
 use super::CardError;
 
+/// One BER-TLV element, borrowing its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tlv<'a> {
+    /// The tag, all its bytes.
     pub tag: u32,
+    /// Its value holds further elements.
     pub constructed: bool,
+    /// The value's bytes.
     pub value: &'a [u8],
     /// Header length (tag + length bytes).
     pub header_len: usize,

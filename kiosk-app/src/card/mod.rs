@@ -12,6 +12,7 @@ pub use error::CardError;
 
 /// Sends one APDU and returns the raw response (data ‖ SW1 SW2).
 pub trait CardTransport {
+    /// Sends one APDU and returns the card's answer (data and status word).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError>;
 
     /// Called right before a VERIFY with a PIN: fails with [`CardError::CardChanged`] when

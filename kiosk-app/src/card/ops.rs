@@ -15,9 +15,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CardKind {
+    /// A My Number card.
     MyNumberCard,
+    /// A Basic Resident Register card.
     JukiCard,
+    /// A smartphone's My Number function.
     SmartphoneToken,
+    /// Anything else.
     Unknown,
 }
 
@@ -161,7 +165,9 @@ pub fn read_auth_certificate(t: &mut dyn CardTransport) -> Result<Vec<u8>, CardE
 /// over `document` (SHA-256, PKCS#1 v1.5) made by the card with the 利用者証明用 PIN.
 #[derive(Debug, Clone)]
 pub struct JpkiEvidence {
+    /// The user authentication certificate (DER).
     pub certificate: Vec<u8>,
+    /// The signature over the challenge's DigestInfo.
     pub signature: Vec<u8>,
 }
 

@@ -111,7 +111,9 @@ fn reader_state(ctx: &Context, reader: &CStr) -> Result<(bool, u32), CardError> 
 /// A reader as `kioskctl card status` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReaderInfo {
+    /// As pcscd names it.
     pub name: String,
+    /// A card is in it.
     pub card_present: bool,
 }
 
@@ -149,6 +151,7 @@ fn card_present(state: State) -> bool {
     state.contains(State::PRESENT) && !state.contains(State::MUTE)
 }
 
+/// A PC/SC context, or why there is none.
 pub fn establish() -> Result<Context, CardError> {
     Context::establish(Scope::User).map_err(map_err)
 }
@@ -226,12 +229,16 @@ pub fn with_inserted_card<T>(
     run_on(&ctx, &reader, Some(insertion.event_count), f)
 }
 
+/// What the session asks of the card service.
 pub enum CardCommand {
     /// Verify `pin` and read the basic 4 attributes, on the card of `insertion` only, and only
     /// if its tries left are still `tries_shown` (what the holder saw before typing the PIN).
     ReadBasic4 {
+        /// Zeroised after use.
         pin: Pin,
+        /// The card the PIN is for.
         insertion: CardInsertion,
+        /// The tries the resident saw before typing it.
         tries_shown: u8,
     },
 }
@@ -245,6 +252,7 @@ pub struct CardService {
 }
 
 impl CardService {
+    /// Starts the watcher; `on_event` gets every card event.
     pub fn spawn(
         filter: Option<String>,
         events: impl Fn(CardEvent) + Send + Sync + 'static,

@@ -29,6 +29,7 @@ impl Lang {
         (0..LANGUAGES.len()).map(|i| Lang(i as u8))
     }
 
+    /// The built-in language with this code.
     pub fn from_code(code: &str) -> Option<Lang> {
         Lang::all().find(|l| l.code() == code)
     }
@@ -43,6 +44,7 @@ impl Lang {
         &self.language().name
     }
 
+    /// Its file.
     pub fn language(self) -> &'static Language {
         &LANGUAGES[usize::from(self.0)]
     }

@@ -2,38 +2,55 @@
 //! and the virtual printer renders from it. Unknown commands are an error, so a byte the
 //! layout did not mean to send is caught.
 
+/// One thing the bytes print or ask.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Element {
+    /// A printed line.
     Text {
+        /// Decoded from Shift_JIS (kanji mode) or ASCII.
         text: String,
+        /// Character width multiple.
         width: u8,
+        /// Character height multiple.
         height: u8,
+        /// Emphasised.
         bold: bool,
+        /// 0 left, 1 centre, 2 right.
         align: u8,
     },
     /// An empty printed line (line feed with no text).
     Feed,
+    /// A QR code (Model 2).
     Qr {
+        /// Its payload.
         data: String,
+        /// Dot size of one module.
         module: u8,
     },
     /// Raster image `GS v 0`: width in bytes, height in dots.
     Raster {
+        /// Bytes per row.
         width_bytes: usize,
+        /// Rows.
         height: usize,
+        /// The dots.
         data: Vec<u8>,
     },
+    /// A paper cut.
     Cut,
     /// `GS r n` (the confirmation marker) or `DLE EOT n`: answered, not printed.
     Query(u8, u8),
 }
 
+/// A receipt read back.
 #[derive(Debug, Default, Clone)]
 pub struct Decoded {
+    /// In print order.
     pub elements: Vec<Element>,
 }
 
 impl Decoded {
+    /// The printed text, line by line.
     pub fn text_lines(&self) -> Vec<String> {
         self.elements
             .iter()
@@ -47,6 +64,7 @@ impl Decoded {
             .collect()
     }
 
+    /// Every QR payload.
     pub fn qr_payloads(&self) -> Vec<String> {
         self.elements
             .iter()
@@ -60,6 +78,7 @@ impl Decoded {
             .collect()
     }
 
+    /// How many cuts.
     pub fn cuts(&self) -> usize {
         self.elements
             .iter()
@@ -68,12 +87,23 @@ impl Decoded {
     }
 }
 
+/// Why bytes could not be read back.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
+    /// A command is cut off.
     #[error("command at byte {at} is cut off")]
-    Truncated { at: usize },
+    Truncated {
+        /// Its first byte's offset.
+        at: usize,
+    },
+    /// A command the decoder does not know.
     #[error("unknown command {bytes:02X?} at byte {at}")]
-    Unknown { at: usize, bytes: Vec<u8> },
+    Unknown {
+        /// Its offset.
+        at: usize,
+        /// Its first bytes.
+        bytes: Vec<u8>,
+    },
 }
 
 struct State {

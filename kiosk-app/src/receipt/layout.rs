@@ -35,10 +35,12 @@ impl Driver for Capture {
     }
 }
 
+/// What every receipt of this kiosk carries.
 #[derive(Debug, Clone)]
 pub struct ReceiptContext {
     /// The counter's name as configured (may hold characters outside JIS X 0208).
     pub counter_name: String,
+    /// 58 or 80.
     pub paper_mm: u8,
 }
 

@@ -12,10 +12,15 @@ use std::time::{Duration, Instant};
 /// The printer's state from `DLE EOT 1–4`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PrinterStatus {
+    /// It answers and is online.
     pub online: bool,
+    /// The cover is open.
     pub cover_open: bool,
+    /// Out of paper.
     pub paper_out: bool,
+    /// Paper nearly out.
     pub paper_near_end: bool,
+    /// A mechanical or cutter error.
     pub error: bool,
 }
 
@@ -50,20 +55,28 @@ impl PrinterStatus {
     }
 }
 
+/// Why a print or status query failed.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PrinterError {
+    /// It cannot be reached.
     #[error("cannot reach the printer: {0}")]
     Unreachable(String),
+    /// It did not answer in time.
     #[error("the printer did not answer the status query")]
     Silent,
+    /// An answer that is not a status.
     #[error("the printer sent an invalid status byte")]
     Garbled,
+    /// It reports a problem.
     #[error("the printer reports a problem: {}", .0.code())]
     NotReady(PrintProblem, PrinterStatus),
+    /// The job was sent but not confirmed.
     #[error("the printer did not confirm the receipt")]
     Unconfirmed,
+    /// A read or write failed.
     #[error("printer link error: {0}")]
     Io(String),
+    /// The link cannot read answers.
     #[error("the job was written, but a write-only printer cannot report its state or confirm a receipt")]
     WriteOnly,
 }
@@ -81,6 +94,7 @@ impl PrinterError {
         }
     }
 
+    /// What the resident is told.
     pub fn problem(&self) -> PrintProblem {
         match self {
             PrinterError::NotReady(p, _) => *p,

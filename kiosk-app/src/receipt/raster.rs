@@ -18,8 +18,11 @@ pub const LINE_DOTS: u32 = 24;
 /// A 1-bit image, rows top to bottom, most significant bit leftmost, 1 = black.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raster {
+    /// Bytes per row.
     pub width_bytes: usize,
+    /// Rows.
     pub height: usize,
+    /// One bit per dot, rows top to bottom.
     pub data: Vec<u8>,
 }
 
@@ -39,6 +42,7 @@ impl Raster {
         }
     }
 
+    /// Whether dot (x, y) is black.
     pub fn is_set(&self, x: usize, y: usize) -> bool {
         self.data[y * self.width_bytes + x / 8] & (0x80 >> (x % 8)) != 0
     }
@@ -57,8 +61,11 @@ impl Raster {
 /// Horizontal placement of a line inside the paper width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
+    /// Flush left.
     Left,
+    /// Centred.
     Center,
+    /// Flush right.
     Right,
 }
 

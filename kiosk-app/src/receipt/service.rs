@@ -21,12 +21,16 @@ pub const PRINT_MARGIN: Duration = Duration::from_secs(2);
 /// The printer as configured: where it is, how long it may take, what paper it has.
 #[derive(Debug, Clone)]
 pub struct ReceiptPrinter {
+    /// Where the printer is.
     pub connection: Connection,
+    /// Each operation's time limit.
     pub timeout: Duration,
+    /// What every receipt carries.
     pub context: ReceiptContext,
 }
 
 impl ReceiptPrinter {
+    /// The printer the config names.
     pub fn from_config(cfg: &KioskConfig) -> Self {
         ReceiptPrinter {
             connection: cfg.printer.connection.clone(),
@@ -45,6 +49,7 @@ impl ReceiptPrinter {
         printer::print(&self.connection, &bytes, self.timeout)
     }
 
+    /// Asks the printer for its state.
     pub fn status(&self) -> Result<PrinterStatus, PrinterError> {
         printer::status(&self.connection, self.timeout)
     }
@@ -55,14 +60,29 @@ impl ReceiptPrinter {
     }
 }
 
+/// Why a receipt could not be printed again.
 #[derive(Debug, thiserror::Error)]
 pub enum ReprintError {
+    /// The outbox could not be read or written.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// Its municipality is no longer configured.
     #[error("receipt {receipt}: municipality {code} is no longer configured on this kiosk")]
-    UnknownMunicipality { receipt: String, code: String },
+    UnknownMunicipality {
+        /// The receipt.
+        receipt: String,
+        /// Its municipality.
+        code: String,
+    },
+    /// Its stored time does not parse.
     #[error("receipt {receipt}: its submission time {value:?} is not a valid time")]
-    BadTime { receipt: String, value: String },
+    BadTime {
+        /// The receipt.
+        receipt: String,
+        /// The stored time.
+        value: String,
+    },
+    /// The printer failed.
     #[error(transparent)]
     Printer(#[from] PrinterError),
 }

@@ -27,6 +27,7 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// Queues one input for the session thread.
     pub fn send(&self, input: Input) {
         let _ = self.tx.send(input);
     }

@@ -19,13 +19,16 @@ use std::time::{Duration, Instant};
 /// The clock, passed in so that the flow is testable without waiting.
 #[derive(Debug, Clone, Copy)]
 pub struct Now {
+    /// For timeouts (monotonic).
     pub instant: Instant,
+    /// Japan's date today, for date questions.
     pub today: time::Date,
     /// Wall-clock time, for the municipalities' opening hours.
     pub wall: time::OffsetDateTime,
 }
 
 impl Now {
+    /// The system's clocks.
     pub fn system() -> Self {
         let local = counter_core::hours::japan_now();
         Now {
@@ -36,41 +39,64 @@ impl Now {
     }
 }
 
+/// How long the flow waits for the resident (from the config).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowTimes {
+    /// Without a touch, then the countdown shows.
     pub idle_warning: Duration,
+    /// The countdown's length; then the session is wiped.
     pub idle_countdown: Duration,
+    /// How long "your card was removed" stays up.
     pub card_removed: Duration,
 }
 
 /// What a stepper moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The year of a date.
     Year,
+    /// The month of a date.
     Month,
+    /// The day of a date.
     Day,
+    /// A number question's value.
     Number,
 }
 
 /// What the resident did on screen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
+    /// Show the UI in this language (reset for the next resident).
     SetLanguage(Lang),
+    /// "Start" on the welcome screen.
     Start,
+    /// One digit on the keypad (0–9).
     PinDigit(u8),
+    /// The keypad's delete key.
     PinDelete,
+    /// The keypad's OK.
     PinSubmit,
+    /// "I understand" on the last-try screen.
     ConfirmLastTry,
+    /// Back, or leave.
     Back,
+    /// On to the next screen.
     Next,
+    /// The n-th procedure of the list.
     ChooseProcedure(usize),
+    /// The n-th option of a choice question.
     Choose(usize),
     /// Move a number or a date field by a delta.
     Adjust(Field, i32),
+    /// Send the application.
     Submit,
+    /// End the session.
     Finish,
+    /// A touch on the idle countdown.
     StillHere,
+    /// "Call staff".
     CallStaff,
+    /// Staff came: close the overlay.
     DismissStaff,
     /// Open staff mode (welcome screen only).
     StaffMode,
@@ -78,14 +104,22 @@ pub enum Intent {
     Reprint(usize),
 }
 
+/// Everything the flow takes: the resident's intents, the card service's events and the workers' answers.
 #[derive(Debug)]
 pub enum Input {
+    /// The resident did something.
     Intent(Intent),
+    /// The card service saw something.
     Card(CardEvent),
+    /// The outbox saved (or could not save) the application.
     Submitted(Result<Submitted, String>),
+    /// The printer printed the receipt, or why not.
     Printed(Result<(), PrintProblem>),
+    /// The staff PIN was right or not.
     StaffPinChecked(bool),
+    /// Staff mode's printer state and reprint list.
     StaffPanel(StaffPanel),
+    /// A reprint's outcome.
     Reprinted(Result<(), PrintProblem>),
     /// Periodic clock tick for timeouts.
     Tick,
@@ -136,6 +170,7 @@ impl CardState {
     }
 }
 
+/// The resident flow: the rules that hold in every stage, and the current stage.
 pub struct Flow {
     world: Arc<World>,
     times: FlowTimes,
@@ -151,6 +186,7 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow on the welcome screen in `default_lang`.
     pub fn new(world: Arc<World>, times: FlowTimes, default_lang: Lang, now: Now) -> Self {
         Flow {
             world,
@@ -166,10 +202,12 @@ impl Flow {
         }
     }
 
+    /// The screen the resident sees.
     pub fn screen(&self) -> Screen {
         self.stage.screen()
     }
 
+    /// The resident's language.
     pub fn lang(&self) -> Lang {
         self.lang
     }
@@ -194,6 +232,7 @@ impl Flow {
         }
     }
 
+    /// Takes one input at `now` and returns what the outside world must do.
     pub fn handle(&mut self, input: Input, now: Now) -> Vec<Effect> {
         let mut fx = vec![];
         let to_stage = match input {

@@ -23,45 +23,72 @@ use crate::card::basic4::Basic4;
 use crate::catalogue::Catalogue;
 use crate::routing::Router;
 
+/// The screens, as the UI knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
+    /// Language choice and "Start".
     Welcome,
+    /// "Insert your My Number card".
     InsertCard,
+    /// The card's 4-digit PIN.
     Pin,
+    /// One try left: a separate confirmation.
     PinLastTry,
+    /// The PIN is locked: where to reset it.
     PinLocked,
+    /// The card is being read.
     ReadingData,
+    /// The holder's data to confirm.
     Confirm,
+    /// Where the application goes.
     Municipality,
+    /// The municipality does not take part.
     NotParticipating,
+    /// The procedures of the municipality.
     Procedures,
+    /// One question of the procedure.
     Question,
+    /// All answers, and "submit".
     Review,
+    /// Saving and printing.
     Submitting,
+    /// The receipt number (and the receipt on screen if not printed).
     Done,
+    /// "Please take your card".
     TakeCard,
+    /// "Your card was removed".
     CardRemoved,
+    /// Any other problem, by its code.
     Error,
     /// Staff mode: the staff PIN, then the reprint list.
     StaffPin,
+    /// Staff mode: printer state and reprint list.
     Staff,
 }
 
 /// The configured municipalities with their catalogues, and the router.
 #[derive(Debug, Clone)]
 pub struct World {
+    /// Address → municipality, from the national code list.
     pub router: Router,
+    /// The participating municipalities.
     pub municipalities: Vec<MunicipalityInfo>,
 }
 
+/// A participating municipality as the resident meets it.
 #[derive(Debug, Clone)]
 pub struct MunicipalityInfo {
+    /// 6-digit 全国地方公共団体コード.
     pub code: String,
+    /// As the municipality writes it.
     pub name_ja: String,
+    /// Romanised.
     pub name_en: String,
     /// Its name in other languages, by language code (from the config).
     pub names: std::collections::BTreeMap<String, String>,
+    /// Its procedures.
     pub catalogue: Catalogue,
+    /// When it processes applications.
     pub hours: counter_core::hours::OpeningHours,
 }
 
@@ -113,32 +140,46 @@ pub enum Effect {
     Reprint(String),
 }
 
+/// What staff are alerted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StaffAlert {
+    /// A resident pressed "Call staff".
     ResidentCalled,
+    /// A receipt was not printed.
     PrinterProblem,
 }
 
 /// Everything the outbox needs; `applicant` is secret and dropped after sealing.
 #[derive(Debug)]
 pub struct Submission {
+    /// Where it goes.
     pub municipality_code: String,
+    /// The catalogue's code of the procedure.
     pub procedure_code: String,
+    /// The card's four attributes.
     pub applicant: Basic4,
     /// (question id, machine value) pairs.
     pub answers: Vec<(String, String)>,
+    /// The resident's language (the receipt's second language).
     pub lang: Lang,
 }
 
 /// A receipt carries no personal data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiptJob {
+    /// The number printed and shown.
     pub receipt_number: String,
+    /// When it was saved.
     pub submitted_at: time::OffsetDateTime,
+    /// Its second language besides Japanese.
     pub lang: Lang,
+    /// The municipality's name in Japanese.
     pub municipality_ja: String,
+    /// …and in the resident's language.
     pub municipality_local: String,
+    /// The procedure's title in Japanese.
     pub procedure_ja: String,
+    /// …and in the resident's language.
     pub procedure_local: String,
     /// When the municipality is closed now: when its systems open again.
     pub processing_from: Option<time::OffsetDateTime>,
@@ -183,6 +224,8 @@ impl ReceiptJob {
 /// Result of [`Effect::Submit`].
 #[derive(Debug, Clone)]
 pub struct Submitted {
+    /// The receipt number the outbox gave it.
     pub receipt_number: String,
+    /// When it was saved.
     pub submitted_at: time::OffsetDateTime,
 }

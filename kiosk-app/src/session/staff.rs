@@ -10,6 +10,7 @@
 use crate::domain::{PrintProblem, PrinterState};
 use std::time::{Duration, Instant};
 
+/// Digits of the staff PIN.
 pub const STAFF_PIN_LEN: usize = 6;
 const MAX_FAILURES: u8 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(300);
@@ -18,7 +19,9 @@ pub const LOCKOUT: Duration = Duration::from_secs(300);
 /// one (or the last lockout), and while locked the lockout's end as wall-clock Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StaffLockout {
+    /// Wrong PINs since the last right one.
     pub failures: u8,
+    /// Unix seconds; while locked.
     pub locked_until: Option<i64>,
 }
 
@@ -37,15 +40,20 @@ impl StaffLockout {
 pub struct StaffPanel {
     /// `None` until the printer has answered.
     pub printer: Option<PrinterState>,
+    /// The receipts the printer never confirmed.
     pub receipts: Vec<UnconfirmedReceipt>,
 }
 
+/// A receipt on the reprint list (nothing personal).
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnconfirmedReceipt {
+    /// Its number.
     pub number: String,
     /// "11/22 14:05", Japan time.
     pub submitted: String,
+    /// Its municipality (Japanese).
     pub municipality: String,
+    /// Its procedure (Japanese).
     pub procedure: String,
     /// `None` when printing was never tried (the kiosk stopped).
     pub problem: Option<PrintProblem>,
@@ -54,8 +62,11 @@ pub struct UnconfirmedReceipt {
 /// Staff mode as the view shows it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StaffView {
+    /// Five wrong PINs: no PIN taken for five minutes.
     pub locked: bool,
+    /// A PIN check or a reprint is under way.
     pub busy: bool,
+    /// Printer state and reprint list.
     pub panel: StaffPanel,
     /// The outcome of the last reprint, if any.
     pub result: Option<Result<(), PrintProblem>>,

@@ -10,6 +10,9 @@ use crate::runner::SessionHandle;
 use crate::session::View;
 use slint::ComponentHandle;
 
+/// The code Slint generates from `ui/app.slint`: the globals, enums and structs of
+/// `ui/api.slint` (documented there).
+#[allow(missing_docs)]
 pub mod generated {
     slint::include_modules!();
 }

@@ -47,6 +47,7 @@ impl DeviceLink {
         Ok(link)
     }
 
+    /// Opens the device, non-blocking, with `timeout` for each operation.
     pub fn open(path: &std::path::Path, timeout: Duration) -> std::io::Result<Self> {
         let deadline = Instant::now() + timeout;
         let file = OpenOptions::new()
@@ -162,6 +163,7 @@ pub struct FileLink {
 }
 
 impl FileLink {
+    /// Opens the file or pipe, non-blocking, with `timeout` for each write.
     pub fn open(path: &std::path::Path, timeout: Duration) -> std::io::Result<Self> {
         let deadline = Instant::now() + timeout;
         let file = OpenOptions::new()

@@ -36,8 +36,11 @@ pub enum Connection {
     Usb(PathBuf),
     /// A serial port, set to raw 8N1 at `baud`, with RTS/CTS handshake when `rtscts`.
     Serial {
+        /// The serial device.
         path: PathBuf,
+        /// Its speed.
         baud: u32,
+        /// Hardware flow control.
         rtscts: bool,
     },
     /// Write-only: a spooler's raw queue, a named pipe or a capture file. Such a printer cannot
@@ -45,6 +48,7 @@ pub enum Connection {
     File(PathBuf),
 }
 
+/// A connection string that does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("printer connection {text:?}: {why}")]
 pub struct ConnectionError {

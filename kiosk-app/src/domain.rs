@@ -63,18 +63,6 @@ pub enum PrinterState {
     WriteOnly,
 }
 
-impl PrinterState {
-    /// Its stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            PrinterState::Ready => "ready",
-            PrinterState::NearEnd => "near-end",
-            PrinterState::Problem(p) => p.code(),
-            PrinterState::WriteOnly => "write-only",
-        }
-    }
-}
-
 /// What the card service tells the session.
 #[derive(Debug)]
 pub enum CardEvent {

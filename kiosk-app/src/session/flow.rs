@@ -246,6 +246,7 @@ impl Flow {
                         fx.push(Effect::AlertStaff(StaffAlert::ResidentCalled));
                     }
                     Intent::DismissStaff => self.staff_called = false,
+                    // Everything else is the stage's.
                     other => return self.dispatch(StageInput::Intent(other), now, fx),
                 }
                 None

@@ -1,7 +1,7 @@
 //! The `Staff` global: staff mode's printer state, reprint list and last reprint.
 
 use super::print_problem;
-use crate::domain::PrinterState;
+use crate::domain::{PrintProblem, PrinterState};
 use crate::runner::SessionHandle;
 use crate::session::{Input, Intent, View};
 use crate::ui::generated::{self as ui, AppWindow, Staff, StaffReceipt};
@@ -25,12 +25,12 @@ pub fn apply(app: &AppWindow, v: &View) {
         Some(PrinterState::Ready) => ui::PrinterState::Ready,
         Some(PrinterState::NearEnd) => ui::PrinterState::NearEnd,
         Some(PrinterState::WriteOnly) => ui::PrinterState::WriteOnly,
-        Some(PrinterState::Problem(p)) => match print_problem(Some(p)) {
-            ui::PrintProblem::PaperOut => ui::PrinterState::PaperOut,
-            ui::PrintProblem::CoverOpen => ui::PrinterState::CoverOpen,
-            ui::PrintProblem::Offline => ui::PrinterState::Offline,
-            ui::PrintProblem::Unconfirmed => ui::PrinterState::Unconfirmed,
-            ui::PrintProblem::Error | ui::PrintProblem::None => ui::PrinterState::Error,
+        Some(PrinterState::Problem(p)) => match p {
+            PrintProblem::PaperOut => ui::PrinterState::PaperOut,
+            PrintProblem::CoverOpen => ui::PrinterState::CoverOpen,
+            PrintProblem::Offline => ui::PrinterState::Offline,
+            PrintProblem::Unconfirmed => ui::PrinterState::Unconfirmed,
+            PrintProblem::Error => ui::PrinterState::Error,
         },
     });
     let (result, problem) = match view.result {

@@ -18,6 +18,9 @@ PACKAGES=(
   python3-jwcrypto                                   # independent JWE oracle (tests/oracle)
   python3-pyscard                                    # third-party card reader checking the virtual card
   strace                                             # test oracle: the serial line asked of the kernel
+  libinput-dev libudev-dev libxkbcommon-dev libgbm-dev # Slint LinuxKMS backend (touch, DRM/KMS)
+  cage grim xwayland                                 # the kiosk under a Wayland kiosk compositor, screenshots
+  mmdebstrap lintian                                 # the package: a clean Debian 12 root to install it in, its checks
 )
 
 missing=()

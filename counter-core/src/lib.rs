@@ -16,6 +16,7 @@ pub mod memory;
 pub mod outbox;
 pub mod retry;
 pub mod seal;
+pub mod service;
 pub mod text;
 
 /// Milliseconds since the Unix epoch, the time unit of every column in the outbox.

@@ -7,6 +7,7 @@
 //! again its whole backlog is due at once. Outside opening hours a worker sends nothing.
 
 use crate::batch::{self, Attempt, Decision, PAUSE_AFTER_REFUSAL};
+use crate::liveness::Liveness;
 use crate::metrics::Metrics;
 use anyhow::Context;
 use counter_core::client::{HttpClient, Outcome};
@@ -130,7 +131,16 @@ pub async fn run_with_clock(
         counter_core::client::check_private_key_mode(&tls.client_key)?;
     }
     // Fail early, naming the file, if the database cannot be opened or migrated.
-    let released = Outbox::open(&cfg.outbox.path)?.release_orphans()?;
+    let mut outbox = Outbox::open(&cfg.outbox.path)?;
+    let runs = outbox.record_start(PROCESS_NAME)?;
+    if runs.unclean_restarts > 0 {
+        tracing::warn!(
+            starts = runs.starts,
+            unclean_restarts = runs.unclean_restarts,
+            "counter-sync starts again"
+        );
+    }
+    let released = outbox.release_orphans()?;
     if released > 0 {
         tracing::warn!(
             applications = released,
@@ -138,6 +148,8 @@ pub async fn run_with_clock(
         );
     }
     let metrics = Arc::new(Metrics::new(&cfg)?);
+    metrics.started(runs);
+    let liveness = Arc::new(Liveness::default());
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = &cfg.sync.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -158,14 +170,30 @@ pub async fn run_with_clock(
     tasks.spawn(purge_loop(cfg.clone(), stop.clone(), clock.clone()));
     for m in cfg.municipalities.clone() {
         let (code, db) = (m.code.clone(), cfg.outbox.path.clone());
-        let (cfg, metrics_w, clock, stop_w) =
-            (cfg.clone(), metrics.clone(), clock.clone(), stop.clone());
+        let (cfg, metrics_w, clock, stop_w, live_w) = (
+            cfg.clone(),
+            metrics.clone(),
+            clock.clone(),
+            stop.clone(),
+            liveness.clone(),
+        );
         let start = move || {
             Worker::new(m.clone(), &cfg, metrics_w.clone(), clock.clone())
-                .map(|w| w.run(stop_w.clone()))
+                .map(|w| w.run(stop_w.clone(), live_w.clone()))
         };
         tasks.spawn(supervise(code, db, metrics.clone(), stop.clone(), start));
     }
+    let watchdog = counter_core::service::keep_alive_interval().map(|every| {
+        tokio::spawn(crate::liveness::feed_watchdog(
+            liveness.clone(),
+            every,
+            crate::liveness::round_limit(&cfg),
+        ))
+    });
+    counter_core::service::ready(&format!(
+        "delivering to {} municipalities",
+        cfg.municipalities.len()
+    ));
     while let Some(res) = tasks.join_next().await {
         // Supervisors never give up; the purge or the metrics endpoint failing must not stop
         // delivery either.
@@ -173,8 +201,16 @@ pub async fn run_with_clock(
             tracing::error!(error = %e, "a daemon task ended unexpectedly");
         }
     }
+    counter_core::service::stopping();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    outbox.record_clean_stop(PROCESS_NAME)?;
     Ok(())
 }
+
+/// This daemon's name in the outbox's start counts.
+pub const PROCESS_NAME: &str = "counter-sync";
 
 /// Keeps one municipality's worker running: a worker that cannot start (an unreadable CA
 /// file, a bad key) or that panics is reported — `status`, `doctor`, the metrics and an
@@ -333,7 +369,7 @@ impl Worker {
         })
     }
 
-    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, mut stop: watch::Receiver<bool>, liveness: Arc<Liveness>) {
         let code = self.municipality.code.clone();
         tracing::info!(municipality = %code, endpoint = %self.municipality.endpoint, "worker started");
         while !*stop.borrow() {
@@ -341,10 +377,12 @@ impl Worker {
                 Some(Duration::ZERO) => {
                     // A stop abandons requests in flight: their rows stay `sending` and the
                     // next daemon puts them back in line (the key makes a resend safe).
+                    let in_round = liveness.round(&code, Instant::now());
                     let round = tokio::select! {
                         r = self.round() => r,
                         _ = stop.changed() => break,
                     };
+                    drop(in_round);
                     match round {
                         Ok(Round::Sent) => continue,
                         Ok(Round::Idle(wait)) => wait,

@@ -7,5 +7,6 @@
 
 pub mod batch;
 pub mod daemon;
+pub mod liveness;
 pub mod metrics;
 pub mod synthetic;

@@ -48,6 +48,8 @@ pub struct Metrics {
     restarts: Family<Municipality, Counter>,
     open: Family<Municipality, Gauge>,
     scrape_errors: Counter,
+    starts: Counter,
+    unclean_restarts: Counter,
     /// What a scrape reads: the outbox (one connection, reopened after an error) and each
     /// municipality's opening hours (parsed once).
     db_path: PathBuf,
@@ -126,8 +128,22 @@ impl Metrics {
             "Scrapes that could not read the outbox",
             scrape_errors.clone(),
         );
+        let starts = Counter::default();
+        registry.register(
+            "process_starts",
+            "Starts of counter-sync on this kiosk, ever",
+            starts.clone(),
+        );
+        let unclean_restarts = Counter::default();
+        registry.register(
+            "process_unclean_restarts",
+            "Starts of counter-sync after a run that did not stop cleanly (crash, watchdog kill, power cut)",
+            unclean_restarts.clone(),
+        );
         Ok(Self {
             registry,
+            starts,
+            unclean_restarts,
             attempts,
             request_seconds,
             delivery_seconds,
@@ -165,6 +181,12 @@ impl Metrics {
                 municipality: municipality.into(),
             })
             .observe(since_submit.as_secs_f64());
+    }
+
+    /// This run's start, as counted in the outbox.
+    pub fn started(&self, runs: counter_core::outbox::ProcessRuns) {
+        self.starts.inc_by(runs.starts);
+        self.unclean_restarts.inc_by(runs.unclean_restarts);
     }
 
     /// A municipality's worker is restarted by its supervisor.

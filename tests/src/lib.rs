@@ -6,6 +6,7 @@ pub mod emupos;
 pub mod harness;
 pub mod pcscd;
 pub mod refbackend;
+pub mod service;
 pub mod testpki;
 pub mod vcard;
 pub mod vprinter;

@@ -110,11 +110,13 @@ mod delivery;
 mod query;
 mod queue;
 mod receipts;
+mod runs;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 use query::{row_from_sql, ROW_SELECT};
+pub use runs::ProcessRuns;
 use schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// What the kiosk hands over when the resident presses "submit".

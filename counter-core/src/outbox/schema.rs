@@ -52,6 +52,16 @@ CREATE INDEX application_unprinted ON application(submitted_at) WHERE printed = 
     r#"
 ALTER TABLE destination ADD COLUMN broken_reason TEXT;
 "#,
+    // 5: each service's starts, and the restarts after it died (a crash, the systemd
+    // watchdog's kill, a power cut) for the fleet's metrics.
+    r#"
+CREATE TABLE process_run(
+    name             TEXT PRIMARY KEY,            -- kiosk-app, counter-sync
+    starts           INTEGER NOT NULL,
+    unclean_restarts INTEGER NOT NULL,            -- starts after a run that did not stop cleanly
+    running          INTEGER NOT NULL             -- 1 from start to clean stop
+);
+"#,
 ];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

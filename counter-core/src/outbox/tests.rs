@@ -434,3 +434,26 @@ fn truncated_database_is_reported_as_damaged() {
     assert!(err.to_string().contains("o.db"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), cut, "nothing was reset");
 }
+
+#[test]
+fn restarts_after_a_death_are_told_from_clean_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let mut ob = Outbox::open(&path).unwrap();
+    assert_eq!(ob.process_runs("kiosk-app").unwrap(), None);
+    let runs = |starts, unclean_restarts| ProcessRuns {
+        starts,
+        unclean_restarts,
+    };
+    assert_eq!(ob.record_start("kiosk-app").unwrap(), runs(1, 0));
+    ob.record_clean_stop("kiosk-app").unwrap();
+    assert_eq!(ob.record_start("kiosk-app").unwrap(), runs(2, 0));
+    // No clean stop: killed by the watchdog, crashed, power cut.
+    drop(ob);
+    let mut ob = Outbox::open(&path).unwrap();
+    assert_eq!(ob.record_start("kiosk-app").unwrap(), runs(3, 1));
+    assert_eq!(ob.record_start("kiosk-app").unwrap(), runs(4, 2));
+    // Each service counts its own.
+    assert_eq!(ob.record_start("counter-sync").unwrap(), runs(1, 0));
+    assert_eq!(ob.process_runs("kiosk-app").unwrap(), Some(runs(4, 2)));
+}

@@ -4,6 +4,7 @@
 //! nothing.
 
 mod controllers;
+pub mod liveness;
 mod rows;
 
 use crate::runner::SessionHandle;

@@ -15,6 +15,7 @@ mod e2e_staff_lockout;
 mod e2e_staff_reprint;
 mod jwe_oracle;
 mod kiosk_crash;
+mod kiosk_service;
 mod memory_after_session;
 mod openapi_contract;
 mod outbox_power_cut;

@@ -16,6 +16,11 @@ phase "lints done"
 cargo build --workspace --all-targets --quiet
 phase "build done"
 export MADOGUCHI_BUILT=1
+# The Debian package from the release profile (lintian-checked), for the install test in a
+# clean Debian 12 root (made by that test with mmdebstrap, kept in target/debian).
+MADOGUCHI_DEB="$PWD/$(./deploy/build-deb.sh | tail -n 1)"
+export MADOGUCHI_DEB
+phase "package built: $MADOGUCHI_DEB"
 
 if cargo nextest --version >/dev/null 2>&1; then
   # One process per test: Slint's event loop can only start once per process.

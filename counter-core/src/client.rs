@@ -267,11 +267,25 @@ impl HttpClient {
                     "{endpoint} needs the municipality's CA and the kiosk's client certificate"
                 )))
             }
-            None => {}
+            // Plain http (a test destination): still no system trust store, which a kiosk
+            // need not have and must not rely on; no https URL can succeed from here.
+            None => {
+                builder = builder.tls_backend_preconfigured(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            }
         }
-        let http = builder
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
+        let http = builder.build().map_err(|e| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            ClientError::Build(message)
+        })?;
         Ok(Self {
             http,
             base: endpoint.trim_end_matches('/').to_string(),

@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod emupos;
 pub mod harness;
+pub mod package;
 pub mod pcscd;
 pub mod refbackend;
 pub mod service;

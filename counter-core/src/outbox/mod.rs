@@ -31,7 +31,7 @@ pub enum OutboxError {
         detail: String,
     },
     #[error(
-        "outbox database {path} has schema version {found}, newer than this program ({supported})"
+        "outbox database {path} has schema version {found}, newer than this program ({supported}): a newer Madoguchi wrote it; install that version again (this one cannot read it, and nothing was changed)"
     )]
     /// Written by a newer version: refused, never downgraded.
     TooNew {
@@ -54,6 +54,14 @@ pub enum OutboxError {
         mode: u32,
         /// Why chmod failed.
         source: std::io::Error,
+    },
+    /// A backup could not be made (nothing is left at `path`, unless it existed before).
+    #[error("cannot back up the outbox to {path}: {message}")]
+    Backup {
+        /// The backup file asked for.
+        path: PathBuf,
+        /// Why.
+        message: String,
     },
     /// No application with this id or receipt number.
     #[error("no application {0} in the outbox")]
@@ -106,6 +114,7 @@ impl State {
 /// files the database file's mode.
 pub const FILE_MODE: u32 = 0o660;
 
+mod backup;
 mod delivery;
 mod query;
 mod queue;
@@ -115,6 +124,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackupReport;
 use query::{row_from_sql, ROW_SELECT};
 pub use runs::ProcessRuns;
 use schema::{MIGRATIONS, SCHEMA_VERSION};
@@ -393,6 +403,14 @@ impl Outbox {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The database's schema version (`PRAGMA user_version`): [`Outbox::open`] migrates it
+    /// up to this program's, and refuses a newer one.
+    pub fn schema_version(&self) -> Result<i64, OutboxError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// `PRAGMA integrity_check`, for `doctor` and for the crash tests.

@@ -457,3 +457,37 @@ fn restarts_after_a_death_are_told_from_clean_restarts() {
     assert_eq!(ob.record_start("counter-sync").unwrap(), runs(1, 0));
     assert_eq!(ob.process_runs("kiosk-app").unwrap(), Some(runs(4, 2)));
 }
+
+#[test]
+fn online_backup_is_a_complete_standalone_copy_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(&dir.path().join("o.db")).unwrap();
+    for _ in 0..25 {
+        ob.enqueue(&app("113263"), 0).unwrap();
+    }
+    let dest = dir.path().join("backup.db");
+    let report = ob.backup_to(&dest).unwrap();
+    assert_eq!(report.applications, 25);
+    assert_eq!(report.schema_version, SCHEMA_VERSION);
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        FILE_MODE
+    );
+    // A standalone file: everything is in it, no WAL beside it.
+    assert!(!dir.path().join("backup.db-wal").exists());
+    let copy = Outbox::open(&dest).unwrap();
+    assert_eq!(copy.list().unwrap().len(), 25);
+    assert_eq!(
+        copy.list()
+            .unwrap()
+            .iter()
+            .map(|r| &r.id)
+            .collect::<Vec<_>>(),
+        ob.list().unwrap().iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
+    // An existing file is never overwritten.
+    let err = ob.backup_to(&dest).unwrap_err();
+    assert!(matches!(err, OutboxError::Backup { .. }), "{err}");
+    assert_eq!(Outbox::open(&dest).unwrap().list().unwrap().len(), 25);
+}

@@ -19,6 +19,7 @@ mod kiosk_service;
 mod memory_after_session;
 mod openapi_contract;
 mod outbox_power_cut;
+mod package_install;
 mod printer_faults;
 mod receipt_oracle;
 mod sync_audit;

@@ -46,8 +46,23 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The outbox database.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Check reader, printer, backends and database and say what is wrong.
     Doctor,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Copy the outbox, while the kiosk runs, to a new file (SQLite's online backup).
+    /// Restore: stop both services, copy the file over the outbox, start them (README).
+    Backup {
+        /// The new file; an existing file is never overwritten.
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +172,7 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 
 mod card;
 mod doctor;
+mod outbox;
 mod printers;
 mod staff;
 
@@ -191,6 +207,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Staff {
             command: StaffCommand::HashPin { .. },
         } => staff::hash_pin(json),
+        Command::Outbox {
+            command: OutboxCommand::Backup { path },
+        } => outbox::backup(&cli.config, json, &path),
         Command::Doctor => doctor::doctor(&cli.config, json),
     }
 }

@@ -96,6 +96,9 @@ pub struct UiConfig {
     pub width: u32,
     /// Window height (desktop runs).
     pub height: u32,
+    /// Degrees clockwise the picture is turned on the panel (0, 90, 180, 270): portrait
+    /// kiosks on landscape panels. Applied by `kioskctl display apply`.
+    pub rotation: crate::display::Rotation,
 }
 
 impl Default for UiConfig {
@@ -107,6 +110,7 @@ impl Default for UiConfig {
             default_language: "ja".into(),
             width: 1080,
             height: 1920,
+            rotation: Default::default(),
         }
     }
 }

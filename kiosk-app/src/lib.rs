@@ -10,6 +10,7 @@
 pub mod card;
 pub mod catalogue;
 pub mod config;
+pub mod display;
 pub mod domain;
 pub mod lang;
 pub mod receipt;

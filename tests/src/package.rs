@@ -141,7 +141,7 @@ impl Root {
             ));
         }
         chroot.push_str(&format!(
-            " {} /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
+            " {} /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
             sh_quote(&self.dir)
         ));
         for (k, v) in env {

@@ -47,6 +47,96 @@ fn provision(root: &Root, fx: &Fixture) {
         .unwrap();
 }
 
+/// A fake `udevadm` for the root: the hardware seam of the touch check. `info --export-db`
+/// lists one touch panel whose calibration is whatever the rule file in /etc gives it, as
+/// udev would once the rule is applied (or the identity without one).
+const FAKE_UDEVADM: &str = r#"#!/bin/sh
+[ "$1 $2" = "info --export-db" ] || exit 0
+matrix=$(sed -n 's/.*LIBINPUT_CALIBRATION_MATRIX}="\([^"]*\)".*/\1/p' /etc/udev/rules.d/99-madoguchi-touch.rules 2>/dev/null)
+printf 'P: /devices/usb1/1-2/input/input7/event7\nE: DEVNAME=/dev/input/event7\nE: ID_INPUT_TOUCHSCREEN=1\nE: ID_MODEL=eGalax_Touch\n'
+[ -n "$matrix" ] && printf 'E: LIBINPUT_CALIBRATION_MATRIX=%s\n' "$matrix"
+exit 0
+"#;
+
+#[test]
+fn portrait_rotation_is_applied_and_the_touch_calibration_checked() {
+    let deb = package().unwrap();
+    let root = Root::unpack(&debian_root(&deb).unwrap()).unwrap();
+    assert_eq!(root.install(&deb).unwrap().code, 0);
+    let fx = Fixture::new(FixtureOptions::default()).unwrap();
+    provision(&root, &fx);
+    std::fs::write(root.path("/usr/local/sbin/udevadm"), FAKE_UDEVADM).unwrap();
+    root.sh("chmod 755 /usr/local/sbin/udevadm").unwrap();
+    let config = root.path("/etc/madoguchi/kiosk.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("[ui]\n", "[ui]\nrotation = 90\n")).unwrap();
+    let touch = |root: &Root| {
+        let run = root
+            .run("root", &[], &[], "kioskctl --json doctor")
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "touch")
+            .unwrap()
+            .clone()
+    };
+    // Configured but not applied: the doctor says what to run.
+    let check = touch(&root);
+    assert_eq!(check["ok"], false);
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("run `kioskctl display apply`"),
+        "{check}"
+    );
+
+    let run = root
+        .run("root", &[], &[], "kioskctl display apply")
+        .unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    let env = std::fs::read_to_string(root.path("/etc/madoguchi/display.env")).unwrap();
+    assert!(
+        env.contains("SLINT_KMS_ROTATION=90\n") && env.contains("CAGE_ROTATION=-r\n"),
+        "{env}"
+    );
+    let check = touch(&root);
+    assert_eq!(check["ok"], true, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("calibrated for 90° (LinuxKms)"),
+        "{check}"
+    );
+
+    // The technician switches to the cage path: cage turns touches itself, so the matrix the
+    // LinuxKMS path needs is now wrong until applied again.
+    root.sh("systemctl disable madoguchi-kiosk.service && systemctl enable madoguchi-kiosk-cage.service").unwrap();
+    let check = touch(&root);
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("not calibrated for 90° (Cage)"),
+        "{check}"
+    );
+    assert_eq!(
+        root.run("root", &[], &[], "kioskctl display apply")
+            .unwrap()
+            .code,
+        0
+    );
+    assert_eq!(touch(&root)["ok"], true);
+    let rule =
+        std::fs::read_to_string(root.path("/etc/udev/rules.d/99-madoguchi-touch.rules")).unwrap();
+    assert!(rule.contains("=\"1 0 0 0 1 0\""), "{rule}");
+}
+
 #[test]
 fn installs_on_clean_debian_12_upgrades_and_refuses_a_downgrade() {
     let deb = package().unwrap();

@@ -106,6 +106,7 @@ pub fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
             }),
         },
     );
+    check("touch", display::check(cfg.ui.rotation));
     let receipt_printer = ReceiptPrinter::from_config(&cfg);
     check(
         "printer",

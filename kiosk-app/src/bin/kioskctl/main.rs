@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The touch panel's rotation.
+    Display {
+        #[command(subcommand)]
+        command: DisplayCommand,
+    },
     /// The outbox database.
     Outbox {
         #[command(subcommand)]
@@ -53,6 +58,18 @@ enum Command {
     },
     /// Check reader, printer, backends and database and say what is wrong.
     Doctor,
+}
+
+#[derive(Subcommand)]
+enum DisplayCommand {
+    /// Write the rotation of `ui.rotation` for the kiosk units (/etc/madoguchi/display.env)
+    /// and the touch panel's calibration (/etc/udev/rules.d/99-madoguchi-touch.rules), then
+    /// have udev apply it. Restart the kiosk service afterwards.
+    Apply {
+        /// The system's root directory (another one prepares an image).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +188,7 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 }
 
 mod card;
+mod display;
 mod doctor;
 mod outbox;
 mod printers;
@@ -207,6 +225,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Staff {
             command: StaffCommand::HashPin { .. },
         } => staff::hash_pin(json),
+        Command::Display {
+            command: DisplayCommand::Apply { root },
+        } => display::apply(&cli.config, json, &root),
         Command::Outbox {
             command: OutboxCommand::Backup { path },
         } => outbox::backup(&cli.config, json, &path),

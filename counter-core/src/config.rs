@@ -66,6 +66,10 @@ pub struct KioskIdentity {
     pub id: String,
     /// Shown on receipts, e.g. the counter's name.
     pub counter_name: String,
+    /// The Madoguchi version this kiosk should run (`0.1.0`): `kioskctl doctor` reports a
+    /// kiosk the fleet's upgrade missed.
+    #[serde(default)]
+    pub expected_version: Option<String>,
 }
 
 /// The outbox file.

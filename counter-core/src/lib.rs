@@ -12,6 +12,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod hours;
+pub mod logging;
 pub mod memory;
 pub mod outbox;
 pub mod retry;

@@ -54,12 +54,7 @@ fn real_main() -> anyhow::Result<()> {
     counter_core::memory::forbid_dumps()
         .map_err(|e| anyhow::anyhow!("cannot make counter-sync non-dumpable: {e}"))?;
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    counter_core::logging::init();
     let cfg = SyncConfig::load(&cli.config)?;
     match cli.command {
         Command::Run => {

@@ -21,15 +21,12 @@ pub mod session;
 pub mod staff_lockout;
 pub mod staff_pin;
 pub mod submit;
+pub mod system;
+pub mod trail;
 pub mod ui;
 pub mod watchdog;
 
-/// Logging for the binaries: structured, to stderr (the journal under systemd).
+/// Logging for the binaries: see [`counter_core::logging`].
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    counter_core::logging::init();
 }

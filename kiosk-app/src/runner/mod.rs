@@ -72,6 +72,8 @@ pub fn start(
                 crate::staff_lockout::load(&devices.lockout_path, now.wall.unix_timestamp());
             flow.restore_staff_lockout(saved, now);
             let mut shown = flow.view(Instant::now());
+            let mut trail = crate::trail::Trail::default();
+            trail.log(shown.screen);
             render(shown.clone());
             loop {
                 let input = match rx.recv_timeout(TICK) {
@@ -84,6 +86,7 @@ pub fn start(
                 }
                 let view = flow.view(Instant::now());
                 if view != shown {
+                    trail.log(view.screen);
                     shown = view.clone();
                     render(view);
                 }

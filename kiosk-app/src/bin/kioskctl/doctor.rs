@@ -107,6 +107,28 @@ pub fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
         },
     );
     check("touch", display::check(cfg.ui.rotation));
+    check("clock", match kiosk_app::system::clock_synchronised() {
+        Ok(true) => Ok("synchronised (NTP)".into()),
+        Ok(false) => Err("the clock is not synchronised: receipt times and opening hours depend on it; check `timedatectl` and the network's NTP server".into()),
+        Err(e) => Err(format!("cannot read the clock's state: {e}")),
+    });
+    check("disk", match kiosk_app::system::free_bytes(&cfg.sync.outbox.path) {
+        Ok(free) if free < kiosk_app::system::LOW_DISK_BYTES => Err(format!(
+            "only {} MB free for the outbox: residents cannot submit once it is full; free space (old logs: `journalctl --vacuum-size=200M`)",
+            free / 1_000_000
+        )),
+        Ok(free) => Ok(format!("{} MB free for the outbox", free / 1_000_000)),
+        Err(e) => Err(format!("cannot read the free space of {}: {e}", cfg.sync.outbox.path.display())),
+    });
+    check("version", match &cfg.sync.kiosk.expected_version {
+        None => Ok(format!("{} (kiosk.expected_version not set)", kiosk_app::system::VERSION)),
+        Some(v) if kiosk_app::system::version_matches(v) => Ok(format!("{} as expected", kiosk_app::system::VERSION)),
+        Some(v) => Err(format!(
+            "this kiosk runs Madoguchi {} but {v} is expected: install that package (`apt install ./madoguchi_{v}_amd64.deb`)",
+            kiosk_app::system::VERSION
+        )),
+    });
+    check("services", services());
     let receipt_printer = ReceiptPrinter::from_config(&cfg);
     check(
         "printer",
@@ -176,6 +198,28 @@ pub fn doctor(config: &std::path::Path, json: bool) -> Result<(), Failure> {
         );
     }
     report(json, checks)
+}
+
+/// Both services run (the kiosk as either of its units).
+fn services() -> Result<String, String> {
+    if !Path::new("/run/systemd/system").exists() {
+        return Err("systemd is not running here: the services cannot be checked".into());
+    }
+    let active = |unit: &str| {
+        std::process::Command::new("systemctl")
+            .args(["is-active", "--quiet", unit])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let kiosk = ["madoguchi-kiosk.service", "madoguchi-kiosk-cage.service"]
+        .into_iter()
+        .find(|u| active(u));
+    let sync = active("counter-sync.service");
+    match (kiosk, sync) {
+        (Some(k), true) => Ok(format!("{k} and counter-sync.service run")),
+        (None, _) => Err("the kiosk service is not running: `systemctl status madoguchi-kiosk` and `kioskctl logs`".into()),
+        (Some(_), false) => Err("counter-sync is not running: nothing is delivered; `systemctl status counter-sync`".into()),
+    }
 }
 
 fn report(json: bool, checks: Vec<serde_json::Value>) -> Result<(), Failure> {

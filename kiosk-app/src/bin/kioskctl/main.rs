@@ -51,6 +51,13 @@ enum Command {
         #[command(subcommand)]
         command: DisplayCommand,
     },
+    /// The last resident session's path through the screens, from the journal (no personal
+    /// data is ever logged).
+    Logs {
+        /// This session (its number in the journal) instead of the last one.
+        #[arg(long)]
+        session: Option<String>,
+    },
     /// The outbox database.
     Outbox {
         #[command(subcommand)]
@@ -190,6 +197,7 @@ fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
 mod card;
 mod display;
 mod doctor;
+mod logs;
 mod outbox;
 mod printers;
 mod staff;
@@ -228,6 +236,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Display {
             command: DisplayCommand::Apply { root },
         } => display::apply(&cli.config, json, &root),
+        Command::Logs { session } => logs::last_session(json, session.as_deref()),
         Command::Outbox {
             command: OutboxCommand::Backup { path },
         } => outbox::backup(&cli.config, json, &path),

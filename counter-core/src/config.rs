@@ -205,59 +205,105 @@ impl SyncConfig {
         }
     }
 
-    /// Checks what the types cannot: codes, URLs, TLS, hours, duplicates.
+    /// Checks what the types cannot: codes, URLs, TLS, hours, duplicates. The first of
+    /// [`SyncConfig::problems`].
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
+        match self.problems().into_iter().next() {
+            Some(p) => Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: p.message,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything the types cannot check, each with where it is and how to fix it.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = vec![];
+        let mut problem = |at: At, message: String, fix: &str| {
+            problems.push(Problem {
+                at,
+                message,
+                fix: fix.into(),
+            })
         };
         if self.kiosk.id.is_empty() || !self.kiosk.id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(invalid(format!(
-                "kiosk.id {:?} must be a non-empty ASCII alphanumeric name",
-                self.kiosk.id
-            )));
+            problem(
+                At::key("kiosk", "id"),
+                format!(
+                    "kiosk.id {:?} must be a non-empty ASCII alphanumeric name",
+                    self.kiosk.id
+                ),
+                "use letters and digits only, e.g. id = \"K01\" (it starts every receipt number)",
+            );
         }
         if self.municipalities.is_empty() {
-            return Err(invalid("no [[municipality]] is configured".into()));
+            problem(
+                At::section("municipality"),
+                "no [[municipality]] is configured".into(),
+                "add a [[municipality]] section per participating municipality (see kiosk.example.toml)",
+            );
         }
         let mut seen = std::collections::HashSet::new();
-        for m in &self.municipalities {
+        for (i, m) in self.municipalities.iter().enumerate() {
+            let at = |key: &str| At::entry("municipality", i, key);
             if !is_valid_municipality_code(&m.code) {
-                return Err(invalid(format!(
-                    "municipality code {:?} ({}) is not a valid 6-digit code with check digit",
-                    m.code, m.name_ja
-                )));
-            }
-            if !seen.insert(m.code.clone()) {
-                return Err(invalid(format!(
-                    "municipality code {} appears twice",
-                    m.code
-                )));
+                problem(
+                    at("code"),
+                    format!(
+                        "municipality code {:?} ({}) is not a valid 6-digit code with check digit",
+                        m.code, m.name_ja
+                    ),
+                    "use the 6-digit 全国地方公共団体コード including its check digit (e.g. 113263 for 毛呂山町)",
+                );
+            } else if !seen.insert(m.code.clone()) {
+                problem(
+                    at("code"),
+                    format!("municipality code {} appears twice", m.code),
+                    "remove one of the two [[municipality]] sections",
+                );
             }
             let url = m.endpoint.as_str();
             if !(url.starts_with("https://") || (url.starts_with("http://") && m.test_destination))
             {
-                return Err(invalid(format!(
-                    "endpoint {url:?} of {} must be https:// (plain http only with test_destination = true)",
-                    m.code
-                )));
+                problem(
+                    at("endpoint"),
+                    format!(
+                        "endpoint {url:?} of {} must be https:// (plain http only with test_destination = true)",
+                        m.code
+                    ),
+                    "use the https:// address the municipality gave",
+                );
             }
             if url.starts_with("https://") {
                 if m.ca.is_none() {
-                    return Err(invalid(format!(
-                        "municipality {} has an https endpoint but no `ca` (the PEM file of its CA)",
-                        m.code
-                    )));
+                    problem(
+                        at("endpoint"),
+                        format!(
+                            "municipality {} has an https endpoint but no `ca` (the PEM file of its CA)",
+                            m.code
+                        ),
+                        "add ca = \"tls/<code>-ca.pem\", the CA certificate the municipality sent",
+                    );
                 }
                 if self.tls.is_none() {
-                    return Err(invalid(format!(
-                        "municipality {} has an https endpoint but [tls] client_cert/client_key of this kiosk are not set",
-                        m.code
-                    )));
+                    problem(
+                        At::section("tls"),
+                        format!(
+                            "municipality {} has an https endpoint but [tls] client_cert/client_key of this kiosk are not set",
+                            m.code
+                        ),
+                        "make the key and request with `kioskctl tls request`, then add [tls] with client_cert and client_key",
+                    );
                 }
             }
-            m.hours()
-                .map_err(|e| invalid(format!("municipality {}: {e}", m.code)))?;
+            if let Err(e) = m.hours() {
+                problem(
+                    at("opening_hours"),
+                    format!("municipality {}: {e}", m.code),
+                    "write hours as \"mon-fri 08:30-17:15\" and dates as \"2026-12-29\"",
+                );
+            }
         }
         let t = &self.sync;
         for (key, value) in [
@@ -270,49 +316,150 @@ impl SyncConfig {
             ("probe_interval_ms", t.probe_interval_ms),
         ] {
             if value == 0 {
-                return Err(invalid(format!(
-                    "sync.{key} is 0: a zero interval would make counter-sync spin; leave it out for the default"
-                )));
+                problem(
+                    At::key("sync", key),
+                    format!(
+                        "sync.{key} is 0: a zero interval would make counter-sync spin; leave it out for the default"
+                    ),
+                    "remove the line for the default",
+                );
             }
         }
         if t.backoff_cap_ms < t.backoff_base_ms {
-            return Err(invalid(format!(
-                "sync.backoff_cap_ms ({}) is shorter than sync.backoff_base_ms ({})",
-                t.backoff_cap_ms, t.backoff_base_ms
-            )));
+            problem(
+                At::key("sync", "backoff_cap_ms"),
+                format!(
+                    "sync.backoff_cap_ms ({}) is shorter than sync.backoff_base_ms ({})",
+                    t.backoff_cap_ms, t.backoff_base_ms
+                ),
+                "make backoff_cap_ms at least backoff_base_ms, or remove both for the defaults",
+            );
         }
         if t.batch_size == 0 || t.batch_size > 256 {
-            return Err(invalid(format!(
-                "sync.batch_size {} must be between 1 and 256",
-                t.batch_size
-            )));
+            problem(
+                At::key("sync", "batch_size"),
+                format!("sync.batch_size {} must be between 1 and 256", t.batch_size),
+                "remove the line for the default (32)",
+            );
         }
         if t.lease_secs <= t.request_timeout_secs + t.connect_timeout_secs {
-            return Err(invalid(format!(
-                "sync.lease_secs ({}) must be longer than request_timeout_secs + connect_timeout_secs ({}), or a slow answer would let a second attempt start",
-                t.lease_secs,
-                t.request_timeout_secs + t.connect_timeout_secs
-            )));
+            problem(
+                At::key("sync", "lease_secs"),
+                format!(
+                    "sync.lease_secs ({}) must be longer than request_timeout_secs + connect_timeout_secs ({}), or a slow answer would let a second attempt start",
+                    t.lease_secs,
+                    t.request_timeout_secs + t.connect_timeout_secs
+                ),
+                "raise lease_secs, or remove it for the default (60)",
+            );
         }
         if let Some(addr) = &t.metrics_listen {
-            let parsed = addr.parse::<std::net::SocketAddr>().map_err(|_| {
-                invalid(format!(
-                    "sync.metrics_listen {addr:?} must be an address and port such as \"127.0.0.1:9464\""
-                ))
-            })?;
-            if !parsed.ip().is_loopback() && !t.metrics_allow_remote {
-                return Err(invalid(format!(
-                    "sync.metrics_listen {addr:?} is reachable from the network and the metrics have no authentication; use 127.0.0.1, or set sync.metrics_allow_remote = true behind a firewall"
-                )));
+            match addr.parse::<std::net::SocketAddr>() {
+                Err(_) => problem(
+                    At::key("sync", "metrics_listen"),
+                    format!(
+                        "sync.metrics_listen {addr:?} must be an address and port such as \"127.0.0.1:9464\""
+                    ),
+                    "write it as \"127.0.0.1:9464\"",
+                ),
+                Ok(parsed) if !parsed.ip().is_loopback() && !t.metrics_allow_remote => problem(
+                    At::key("sync", "metrics_listen"),
+                    format!(
+                        "sync.metrics_listen {addr:?} is reachable from the network and the metrics have no authentication; use 127.0.0.1, or set sync.metrics_allow_remote = true behind a firewall"
+                    ),
+                    "use 127.0.0.1 and let Prometheus scrape through an SSH tunnel or a local agent",
+                ),
+                Ok(_) => {}
             }
         }
-        Ok(())
+        problems
     }
 
     /// The municipality with `code`, if configured.
     pub fn municipality(&self, code: &str) -> Option<&MunicipalityConfig> {
         self.municipalities.iter().find(|m| m.code == code)
     }
+}
+
+/// Where in the config file something is: a section (`sync`), or the `index`-th of a repeated
+/// section (`[[municipality]]`), and a key in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct At {
+    /// The section.
+    pub section: String,
+    /// Which of a repeated section (0-based).
+    pub index: Option<usize>,
+    /// The key, if one is at fault.
+    pub key: Option<String>,
+}
+
+impl At {
+    /// A whole section.
+    pub fn section(section: &str) -> Self {
+        At {
+            section: section.into(),
+            index: None,
+            key: None,
+        }
+    }
+
+    /// A key of a section.
+    pub fn key(section: &str, key: &str) -> Self {
+        At {
+            key: Some(key.into()),
+            ..At::section(section)
+        }
+    }
+
+    /// A key of the `index`-th repeated section.
+    pub fn entry(section: &str, index: usize, key: &str) -> Self {
+        At {
+            index: Some(index),
+            ..At::key(section, key)
+        }
+    }
+
+    /// The 1-based line in `text`: the key's line, else its section's header (for a key left
+    /// out), else none (a section left out).
+    pub fn line_in(&self, text: &str) -> Option<usize> {
+        let lines: Vec<&str> = text.lines().collect();
+        let header = |l: &str| {
+            let l = l.trim();
+            l.starts_with('[')
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        };
+        let mut seen = 0;
+        let start = lines.iter().position(|l| {
+            header(l).as_deref() == Some(self.section.as_str()) && {
+                seen += 1;
+                seen > self.index.unwrap_or(0)
+            }
+        })?;
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| header(l).is_some())
+            .map_or(lines.len(), |n| start + 1 + n);
+        let key_line = self.key.as_deref().and_then(|key| {
+            (start + 1..end).find(|&i| {
+                lines[i]
+                    .trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        });
+        Some(key_line.unwrap_or(start) + 1)
+    }
+}
+
+/// One thing wrong in the config, where it is, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Where.
+    pub at: At,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub fix: String,
 }
 
 /// Reads a config file, naming the file in the error.

@@ -3,7 +3,9 @@
 use crate::catalogue::{Catalogue, CatalogueError};
 use crate::receipt::link::Connection;
 use crate::routing::{Router, RouterError};
-use counter_core::config::{parse_config_text, read_config_text, ConfigError, SyncConfig};
+use counter_core::config::{
+    parse_config_text, read_config_text, At, ConfigError, Problem, SyncConfig,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -141,9 +143,25 @@ impl KioskConfig {
     /// Reads the config and everything it names.
     pub fn load(path: &Path) -> Result<Self, KioskConfigError> {
         let text = read_config_text(path)?;
-        let own: KioskSections = parse_config_text(path, &text)?;
+        let cfg = Self::load_unchecked(path, &text)?;
+        cfg.sync.validate(path)?;
+        if let Some(p) = cfg.kiosk_problems().into_iter().next() {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: p.message,
+            }
+            .into());
+        }
+        Ok(cfg)
+    }
+
+    /// The config in `text` (read from `path`, against whose directory relative paths are
+    /// resolved) as its types allow, before [`SyncConfig::problems`] and
+    /// [`KioskConfig::kiosk_problems`] are asked.
+    pub fn load_unchecked(path: &Path, text: &str) -> Result<Self, KioskConfigError> {
+        let own: KioskSections = parse_config_text(path, text)?;
         let mut cfg = KioskConfig {
-            sync: parse_config_text(path, &text)?,
+            sync: parse_config_text(path, text)?,
             card: own.card,
             printer: own.printer,
             ui: own.ui,
@@ -153,47 +171,117 @@ impl KioskConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.sync.resolve_paths(base);
         cfg.routing.municipality_list = base.join(&cfg.routing.municipality_list);
-        cfg.sync.validate(path)?;
-        if ![58, 80].contains(&cfg.printer.paper_mm) {
-            return Err(ConfigError::Invalid {
-                path: path.into(),
+        Ok(cfg)
+    }
+
+    /// The files the config names that cannot be read or are not what they should be.
+    pub fn file_problems(&self) -> Vec<Problem> {
+        let mut problems = vec![];
+        if let Err(e) = Router::load(&self.routing.municipality_list) {
+            problems.push(Problem {
+                at: At::key("routing", "municipality_list"),
+                message: e.to_string(),
+                fix:
+                    "point it at the packaged list, /usr/share/madoguchi/assets/municipalities.csv"
+                        .into(),
+            });
+        }
+        for (i, m) in self.sync.municipalities.iter().enumerate() {
+            if let Err(e) = Catalogue::load(&m.catalogue) {
+                problems.push(Problem {
+                    at: At::entry("municipality", i, "catalogue"),
+                    message: e.to_string(),
+                    fix: "point it at a catalogue under /usr/share/madoguchi/assets/catalogues/"
+                        .into(),
+                });
+            }
+            if let Err(e) = std::fs::read(&m.public_key) {
+                problems.push(Problem {
+                    at: At::entry("municipality", i, "public_key"),
+                    message: format!("{}: {e}", m.public_key.display()),
+                    fix: "copy the municipality's public key (PEM) there; applications are sealed to it".into(),
+                });
+            }
+            if let Some(ca) = &m.ca {
+                if let Err(e) = std::fs::read(ca) {
+                    problems.push(Problem {
+                        at: At::entry("municipality", i, "ca"),
+                        message: format!("{}: {e}", ca.display()),
+                        fix: "copy the municipality's CA certificate (PEM) there".into(),
+                    });
+                }
+            }
+        }
+        if let Some(tls) = &self.sync.tls {
+            for (key, file) in [
+                ("client_cert", &tls.client_cert),
+                ("client_key", &tls.client_key),
+            ] {
+                if !file.exists() {
+                    problems.push(Problem {
+                        at: At::key("tls", key),
+                        message: format!("{} does not exist", file.display()),
+                        fix: "make the key and request with `kioskctl tls request`, and put the certificate the municipalities' CA signed beside it".into(),
+                    });
+                }
+            }
+        }
+        problems
+    }
+
+    /// What the kiosk's own sections say that their types cannot check, each with its place
+    /// and fix (counter-sync's part: [`SyncConfig::problems`]).
+    pub fn kiosk_problems(&self) -> Vec<Problem> {
+        let mut problems = vec![];
+        if ![58, 80].contains(&self.printer.paper_mm) {
+            problems.push(Problem {
+                at: At::key("printer", "paper_mm"),
                 message: format!(
                     "printer.paper_mm must be 58 or 80, not {}",
-                    cfg.printer.paper_mm
+                    self.printer.paper_mm
                 ),
-            }
-            .into());
+                fix: "measure the roll's width: 58 or 80".into(),
+            });
         }
-        for (key, value) in [
-            ("printer.timeout_ms", cfg.printer.timeout_ms),
-            ("ui.idle_warning_secs", cfg.ui.idle_warning_secs),
-            ("ui.idle_countdown_secs", cfg.ui.idle_countdown_secs),
+        for (section, key, value) in [
+            ("printer", "timeout_ms", self.printer.timeout_ms),
+            ("ui", "idle_warning_secs", self.ui.idle_warning_secs),
+            ("ui", "idle_countdown_secs", self.ui.idle_countdown_secs),
         ] {
             if value == 0 {
-                return Err(ConfigError::Invalid {
-                    path: path.into(),
-                    message: format!("{key} is 0; leave it out for the default"),
-                }
-                .into());
+                problems.push(Problem {
+                    at: At::key(section, key),
+                    message: format!("{section}.{key} is 0; leave it out for the default"),
+                    fix: "remove the line for the default".into(),
+                });
             }
         }
-        if let Some(hash) = &cfg.staff.pin_hash {
-            crate::staff_pin::validate_hash(hash).map_err(|e| ConfigError::Invalid {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
+        if let Some(hash) = &self.staff.pin_hash {
+            if let Err(e) = crate::staff_pin::validate_hash(hash) {
+                problems.push(Problem {
+                    at: At::key("staff", "pin_hash"),
+                    message: e.to_string(),
+                    fix: "make it again with `kioskctl staff hash-pin --pin-stdin` and paste the whole line".into(),
+                });
+            }
         }
-        if crate::domain::Lang::from_code(&cfg.ui.default_language).is_none() {
-            return Err(ConfigError::Invalid {
-                path: path.into(),
+        if crate::domain::Lang::from_code(&self.ui.default_language).is_none() {
+            problems.push(Problem {
+                at: At::key("ui", "default_language"),
                 message: format!(
                     "ui.default_language {:?} is not supported",
-                    cfg.ui.default_language
+                    self.ui.default_language
                 ),
-            }
-            .into());
+                fix: format!(
+                    "use one of: {}",
+                    crate::domain::Lang::all()
+                        .map(|l| l.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
         }
-        Ok(cfg)
+        problems
     }
 
     /// Loads everything a session needs: the municipality list and every catalogue.

@@ -10,6 +10,7 @@
 pub mod card;
 pub mod catalogue;
 pub mod config;
+pub mod config_check;
 pub mod display;
 pub mod domain;
 pub mod lang;

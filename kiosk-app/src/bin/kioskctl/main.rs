@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// The touch panel's rotation.
     Display {
         #[command(subcommand)]
@@ -65,6 +70,13 @@ enum Command {
     },
     /// Check reader, printer, backends and database and say what is wrong.
     Doctor,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Every problem of the config at once, each with its file, line and fix; exit code 1
+    /// if there is any.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -233,6 +245,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Staff {
             command: StaffCommand::HashPin { .. },
         } => staff::hash_pin(json),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(&cli.config, json),
         Command::Display {
             command: DisplayCommand::Apply { root },
         } => display::apply(&cli.config, json, &root),
@@ -242,6 +257,39 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => outbox::backup(&cli.config, json, &path),
         Command::Doctor => doctor::doctor(&cli.config, json),
     }
+}
+
+fn config_check(config: &Path, json: bool) -> Result<(), Failure> {
+    let found = kiosk_app::config_check::check(config);
+    print(
+        json,
+        json!({ "ok": found.is_empty(), "problems": found }),
+        || {
+            if found.is_empty() {
+                return format!("{}: no problems", config.display());
+            }
+            found
+                .iter()
+                .map(|f| {
+                    let place = match f.line {
+                        Some(n) => format!("{}:{n}", f.file.display()),
+                        None => f.file.display().to_string(),
+                    };
+                    format!("{place}: {}\n    fix: {}", f.message, f.fix)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
+    if !found.is_empty() {
+        eprintln!(
+            "kioskctl: {} problem(s) in {}",
+            found.len(),
+            config.display()
+        );
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Runs a printer operation on its own thread and gives up at the printer's deadline (the

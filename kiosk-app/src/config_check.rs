@@ -42,11 +42,13 @@ pub fn check(path: &Path) -> Vec<Finding> {
     };
     let table: toml::Table = match toml::from_str(&text) {
         Ok(t) => t,
-        Err(e) => return vec![finding(
+        Err(e) => {
+            return vec![finding(
             line_of_span(&text, e.span()),
             format!("not valid TOML: {}", e.message().trim()),
             "correct this line: text in \"quotes\", one `key = value` per line, sections as [name]",
-        )],
+        )]
+        }
     };
     let mut found = vec![];
     for key in table.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {

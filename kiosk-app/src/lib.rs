@@ -23,6 +23,7 @@ pub mod staff_lockout;
 pub mod staff_pin;
 pub mod submit;
 pub mod system;
+pub mod tls_request;
 pub mod trail;
 pub mod ui;
 pub mod watchdog;

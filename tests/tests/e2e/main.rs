@@ -28,4 +28,5 @@ mod sync_chaos;
 mod sync_claims;
 mod sync_delivery;
 mod sync_robustness;
+mod tls_request;
 mod translations;

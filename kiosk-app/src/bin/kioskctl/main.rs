@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The kiosk's TLS identity for the municipalities.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// The touch panel's rotation.
     Display {
         #[command(subcommand)]
@@ -77,6 +82,21 @@ enum ConfigCommand {
     /// Every problem of the config at once, each with its file, line and fix; exit code 1
     /// if there is any.
     Check,
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Make the kiosk's private key (mode 0600, for counter-sync's user) and a certificate
+    /// request named after the kiosk id, for the municipalities' CA to sign.
+    Request {
+        /// The key (default: tls.client_key, else /etc/madoguchi/tls/kiosk.key.pem); never
+        /// overwritten.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The request (default: <kiosk id>.csr.pem beside the key).
+        #[arg(long)]
+        csr: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +233,7 @@ mod logs;
 mod outbox;
 mod printers;
 mod staff;
+mod tls;
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
@@ -248,6 +269,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&cli.config, json),
+        Command::Tls {
+            command: TlsCommand::Request { key, csr },
+        } => tls::request(&cli.config, json, key, csr),
         Command::Display {
             command: DisplayCommand::Apply { root },
         } => display::apply(&cli.config, json, &root),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod hours;
 pub mod logging;
 pub mod memory;
+pub mod metrics_http;
 pub mod outbox;
 pub mod retry;
 pub mod seal;

@@ -101,6 +101,8 @@ pub struct UiConfig {
     /// Degrees clockwise the picture is turned on the panel (0, 90, 180, 270): portrait
     /// kiosks on landscape panels. Applied by `kioskctl display apply`.
     pub rotation: crate::display::Rotation,
+    /// Where the kiosk serves its Prometheus metrics (`127.0.0.1:9465`); none when absent.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for UiConfig {
@@ -113,6 +115,7 @@ impl Default for UiConfig {
             width: 1080,
             height: 1920,
             rotation: Default::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -253,6 +256,20 @@ impl KioskConfig {
                     at: At::key(section, key),
                     message: format!("{section}.{key} is 0; leave it out for the default"),
                     fix: "remove the line for the default".into(),
+                });
+            }
+        }
+        if let Some(addr) = &self.ui.metrics_listen {
+            let loopback = addr
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback());
+            if !loopback {
+                problems.push(Problem {
+                    at: At::key("ui", "metrics_listen"),
+                    message: format!(
+                        "ui.metrics_listen {addr:?} must be a loopback address and port such as \"127.0.0.1:9465\" (the metrics have no authentication)"
+                    ),
+                    fix: "use 127.0.0.1:9465 and let Prometheus reach it through a local agent or tunnel".into(),
                 });
             }
         }

@@ -14,6 +14,8 @@ pub mod config_check;
 pub mod display;
 pub mod domain;
 pub mod lang;
+pub mod metrics;
+pub mod monitor;
 pub mod receipt;
 pub mod routing;
 pub mod runner;

@@ -25,6 +25,8 @@ pub enum Step {
     Ended {
         /// Which.
         session: String,
+        /// The last screen it reached.
+        last: Screen,
     },
 }
 
@@ -32,12 +34,16 @@ impl Trail {
     /// `screen` is shown now; what to log, if anything. Sessions start when the welcome
     /// screen is left and end when it is back.
     pub fn shown(&mut self, screen: Screen) -> Option<Step> {
-        if self.last == Some(screen) {
+        let previous = self.last.replace(screen);
+        if previous == Some(screen) {
             return None;
         }
-        self.last = Some(screen);
         if screen == Screen::Welcome {
-            return self.session.take().map(|session| Step::Ended { session });
+            let last = previous.unwrap_or(Screen::Welcome);
+            return self
+                .session
+                .take()
+                .map(|session| Step::Ended { session, last });
         }
         let session = self
             .session
@@ -46,15 +52,19 @@ impl Trail {
         Some(Step::Screen { session, screen })
     }
 
-    /// Logs what [`Trail::shown`] says.
-    pub fn log(&mut self, screen: Screen) {
-        match self.shown(screen) {
+    /// Logs what [`Trail::shown`] says; the step, for the metrics.
+    pub fn log(&mut self, screen: Screen) -> Option<Step> {
+        let step = self.shown(screen);
+        match &step {
             Some(Step::Screen { session, screen }) => {
                 tracing::info!(session = %session, screen = ?screen, "screen")
             }
-            Some(Step::Ended { session }) => tracing::info!(session = %session, "session ended"),
+            Some(Step::Ended { session, last }) => {
+                tracing::info!(session = %session, last_screen = ?last, outcome = crate::metrics::outcome(*last), "session ended")
+            }
             None => {}
         }
+        step
     }
 }
 
@@ -123,7 +133,8 @@ mod tests {
         assert_eq!(
             t.shown(Screen::Welcome),
             Some(Step::Ended {
-                session: session.clone()
+                session: session.clone(),
+                last: Screen::Pin
             })
         );
         let Some(Step::Screen { session: next, .. }) = t.shown(Screen::InsertCard) else {

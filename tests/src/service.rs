@@ -304,3 +304,31 @@ pub fn differing_blocks(
     }
     differ as f64 / (bw * bh) as f64
 }
+
+/// `GET path` over plain HTTP/1.0; the body.
+pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    let (head, body) = reply.split_once("\r\n\r\n").context("no HTTP reply")?;
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    Ok(body.to_owned())
+}
+
+/// The value of the sample `name` (no labels) in a Prometheus text body.
+pub fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The address the kiosk logged for its metrics endpoint.
+pub fn metrics_address(log: &str) -> Option<String> {
+    let rest = log.split("metrics at http://").nth(1)?;
+    Some(rest.split('/').next()?.to_owned())
+}

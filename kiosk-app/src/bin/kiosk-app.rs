@@ -5,7 +5,8 @@ use anyhow::Context;
 use clap::Parser;
 use counter_core::outbox::Outbox;
 use kiosk_app::config::KioskConfig;
-use kiosk_app::ui::liveness::{self, Heartbeat};
+use kiosk_app::receipt::service::ReceiptPrinter;
+use kiosk_app::ui::liveness;
 use kiosk_app::ui::{start_session, AppWindow};
 use slint::ComponentHandle;
 use std::path::PathBuf;
@@ -46,8 +47,19 @@ fn run() -> anyhow::Result<()> {
         cfg.ui.width as f32,
         cfg.ui.height as f32,
     ));
-    let _session = start_session(&app, &cfg)?;
-    let _beats = liveness::start(Heartbeat::default());
+    let session = start_session(&app, &cfg)?;
+    let state = session.state();
+    state.started(runs);
+    let _beats = liveness::start(state.heartbeat());
+    kiosk_app::monitor::start(
+        state.clone(),
+        ReceiptPrinter::from_config(&cfg),
+        cfg.card.reader.clone(),
+    )
+    .context("cannot start the device monitor")?;
+    if let Some(addr) = &cfg.ui.metrics_listen {
+        kiosk_app::metrics::serve(addr, state).context("cannot serve the metrics")?;
+    }
     liveness::quit_on_signals().context("cannot handle SIGTERM")?;
     app.run().context("UI event loop failed")?;
     outbox.record_clean_stop(PROCESS_NAME)?;

@@ -9,10 +9,13 @@ mod worker;
 use crate::card::pcsc_reader::CardService;
 use crate::config::KioskConfig;
 use crate::domain::Lang;
+use crate::metrics::KioskState;
 use crate::receipt::service::ReceiptPrinter;
-use crate::session::{Flow, FlowTimes, Input, Now, View, World};
+use crate::session::{Flow, FlowTimes, Input, Now, Screen, View, World};
 use crate::submit::Submitter;
+use crate::trail::Step;
 use effects::Devices;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,9 +27,15 @@ const TICK: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct SessionHandle {
     tx: Sender<Input>,
+    state: Arc<KioskState>,
 }
 
 impl SessionHandle {
+    /// What the kiosk knows of itself, for the metrics.
+    pub fn state(&self) -> Arc<KioskState> {
+        self.state.clone()
+    }
+
     /// Queues one input for the session thread.
     pub fn send(&self, input: Input) {
         let _ = self.tx.send(input);
@@ -53,6 +62,8 @@ pub fn start(
     };
     let lang = Lang::from_code(&cfg.ui.default_language).unwrap_or(Lang::JA);
     let world = Arc::new(world);
+    let state = Arc::new(KioskState::new(cfg.sync.outbox.path.clone()));
+    let session_state = state.clone();
     let mut devices = Devices {
         card,
         submitter,
@@ -73,7 +84,15 @@ pub fn start(
             flow.restore_staff_lockout(saved, now);
             let mut shown = flow.view(Instant::now());
             let mut trail = crate::trail::Trail::default();
-            trail.log(shown.screen);
+            let mut seen = |screen: Screen| {
+                session_state
+                    .idle
+                    .store(screen == Screen::Welcome, Ordering::Relaxed);
+                if let Some(Step::Ended { last, .. }) = trail.log(screen) {
+                    session_state.session_ended(last);
+                }
+            };
+            seen(shown.screen);
             render(shown.clone());
             loop {
                 let input = match rx.recv_timeout(TICK) {
@@ -86,13 +105,13 @@ pub fn start(
                 }
                 let view = flow.view(Instant::now());
                 if view != shown {
-                    trail.log(view.screen);
+                    seen(view.screen);
                     shown = view.clone();
                     render(view);
                 }
             }
         })?;
-    Ok(SessionHandle { tx })
+    Ok(SessionHandle { tx, state })
 }
 
 /// A print answer's result (tests).

@@ -10,7 +10,8 @@ use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, screenshot, Script};
 use madoguchi_tests::harness::{binary, run_cli_within, wait_until, Fixture, FixtureOptions};
 use madoguchi_tests::service::{
-    chown_to_kiosk_user, decode_png, differing_blocks, runtime_dir, signal, CageKiosk, NotifySocket,
+    chown_to_kiosk_user, decode_png, differing_blocks, http_get, metrics_address, runtime_dir,
+    sample, signal, CageKiosk, NotifySocket,
 };
 use slint::ComponentHandle;
 use std::time::Duration;
@@ -30,6 +31,12 @@ fn kiosk_under_cage_shows_the_welcome_screen_and_feeds_the_watchdog() {
     let fx = Fixture::new(FixtureOptions::default()).unwrap();
     let runtime = runtime_dir(&fx.dir).unwrap();
     let notify = NotifySocket::bind(&fx.dir).unwrap();
+    let config = std::fs::read_to_string(&fx.config_path).unwrap();
+    std::fs::write(
+        &fx.config_path,
+        config.replace("[ui]\n", "[ui]\nmetrics_listen = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
 
     // What the welcome screen looks like at the portrait size cage gives the kiosk (its
     // headless output is 1280×720; one quarter turn makes it 720×1280), drawn by the same
@@ -83,6 +90,35 @@ fn kiosk_under_cage_shows_the_welcome_screen_and_feeds_the_watchdog() {
         );
     }
 
+    // The metrics: this start, the UI's heartbeat, the printer as the monitor found it.
+    let addr = metrics_address(&cage.log()).expect("the metrics address is logged");
+    let mut body = String::new();
+    wait_until(
+        Duration::from_secs(20),
+        "the monitor has asked the printer",
+        || {
+            body = http_get(&addr, "/metrics").unwrap();
+            sample(&body, "madoguchi_kiosk_printer_ready") == Some(1.0)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{body}"));
+    assert_eq!(
+        sample(&body, "madoguchi_kiosk_process_starts_total"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "madoguchi_kiosk_process_unclean_restarts_total"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&body, "madoguchi_kiosk_printer_paper_out"),
+        Some(0.0)
+    );
+    let beat = sample(&body, "madoguchi_kiosk_ui_heartbeat_timestamp_seconds").unwrap();
+    let now = counter_core::now_ms() as f64 / 1000.0;
+    assert!((now - beat).abs() < 5.0, "heartbeat {beat}, now {now}");
+
     // Keep-alives every half period from the UI thread, as long as it turns.
     let window = WATCHDOG * 3;
     let beats = notify.count("WATCHDOG=1", window);
@@ -120,6 +156,13 @@ fn kiosk_under_cage_shows_the_welcome_screen_and_feeds_the_watchdog() {
     let mut cage = CageKiosk::start(&fx.config_path, &runtime, &notify.path, WATCHDOG, 1).unwrap();
     cage.expect_ready(&notify, Duration::from_secs(60)).unwrap();
     assert_eq!(outbox.process_runs("kiosk-app").unwrap(), Some(runs(3, 1)));
+    let addr = metrics_address(&cage.log()).unwrap();
+    let body = http_get(&addr, "/metrics").unwrap();
+    assert_eq!(
+        sample(&body, "madoguchi_kiosk_process_unclean_restarts_total"),
+        Some(1.0),
+        "{body}"
+    );
     drop(cage);
 }
 

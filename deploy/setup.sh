@@ -21,6 +21,7 @@ PACKAGES=(
   libinput-dev libudev-dev libxkbcommon-dev libgbm-dev # Slint LinuxKMS backend (touch, DRM/KMS)
   cage grim xwayland                                 # the kiosk under a Wayland kiosk compositor, screenshots
   mmdebstrap lintian                                 # the package: a clean Debian 12 root to install it in, its checks
+  prometheus                                         # promtool, which checks the shipped alert rules
 )
 
 missing=()

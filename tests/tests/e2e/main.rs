@@ -18,6 +18,7 @@ mod jwe_oracle;
 mod kiosk_crash;
 mod kiosk_service;
 mod memory_after_session;
+mod monitoring;
 mod openapi_contract;
 mod outbox_power_cut;
 mod package_install;

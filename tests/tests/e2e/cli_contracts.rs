@@ -219,11 +219,25 @@ fn kioskctl_doctor_names_the_backend_that_is_down() {
     let fx = Fixture::new(FixtureOptions::default()).unwrap();
     let cfg = &fx.config_path;
 
+    // What the doctor says of this machine rather than of the kiosk's devices and backends:
+    // a CI VM has no touch panel, no systemd, maybe no NTP. The package test checks these
+    // in an installed root.
+    const MACHINE: [&str; 3] = ["touch", "clock", "services"];
+    let failed = |json: &serde_json::Value| -> Vec<String> {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["ok"] == false)
+            .map(|c| c["check"].as_str().unwrap().to_owned())
+            .filter(|c| !MACHINE.contains(&c.as_str()))
+            .collect()
+    };
     // Doctor: all good, then a dead backend is named.
     let o = run(&kioskctl, cfg, &["doctor", "--json"], None);
     assert_eq!(
-        o.code,
-        0,
+        failed(&o.json),
+        Vec::<String>::new(),
         "{}",
         serde_json::to_string_pretty(&o.json).unwrap()
     );
@@ -235,14 +249,7 @@ fn kioskctl_doctor_names_the_backend_that_is_down() {
     std::fs::write(&dead_cfg, dead).unwrap();
     let o = run(&kioskctl, &dead_cfg, &["doctor", "--json"], None);
     assert_eq!(o.code, 1);
-    let failed: Vec<&str> = o.json["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["ok"] == false)
-        .map(|c| c["check"].as_str().unwrap())
-        .collect();
-    assert_eq!(failed, vec!["backend 113271 越生町"]);
+    assert_eq!(failed(&o.json), vec!["backend 113271 越生町"]);
 }
 
 /// A config that does not parse: both programs name the file and exit non-zero.

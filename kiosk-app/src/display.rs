@@ -115,16 +115,39 @@ pub fn udev_rule(rotation: Rotation, output: Output) -> String {
     )
 }
 
-/// `/etc/madoguchi/display.env`, read by both kiosk units.
-pub fn display_env(rotation: Rotation) -> String {
+/// `/etc/madoguchi/display.env`, read by both kiosk units (after their own `Environment=`,
+/// so what it sets wins). Without a GPU (no DRM render node) it pins the software renderer:
+/// FemtoVG would otherwise draw through Mesa's llvmpipe, which measured 2.6× slower to the
+/// first frame and 3.4× the memory of the software renderer (BENCHMARKS.md).
+pub fn display_env(rotation: Rotation, output: Output, gpu: bool) -> String {
     let quarter_turns = rotation.degrees() / 90;
-    format!(
-        "# Written by `kioskctl display apply` for ui.rotation = {}.\n\
+    let mut env = format!(
+        "# Written by `kioskctl display apply` for ui.rotation = {}{}.\n\
          SLINT_KMS_ROTATION={}\nCAGE_ROTATION={}\n",
         rotation.degrees(),
+        if gpu {
+            ""
+        } else {
+            " on a machine without a GPU"
+        },
         rotation.degrees(),
         vec!["-r"; quarter_turns as usize].join(" ")
-    )
+    );
+    if !gpu {
+        env.push_str(match output {
+            Output::LinuxKms => "SLINT_BACKEND=linuxkms-software\n",
+            Output::Cage => "SLINT_BACKEND=winit-software\n",
+        });
+    }
+    env
+}
+
+/// Whether the machine at `root` has a GPU the kiosk can render with (a DRM render node).
+pub fn has_gpu(root: &std::path::Path) -> bool {
+    std::fs::read_dir(root.join("dev/dri")).is_ok_and(|d| {
+        d.filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
 }
 
 /// A touch panel as udev knows it.
@@ -236,12 +259,24 @@ mod tests {
         let rule = udev_rule(Rotation::Clockwise90, Output::Cage);
         assert!(rule.contains("=\"1 0 0 0 1 0\""), "{rule}");
         assert_eq!(
-            display_env(Rotation::Clockwise270)
+            display_env(Rotation::Clockwise270, Output::LinuxKms, true)
                 .lines()
                 .skip(1)
                 .collect::<Vec<_>>(),
             ["SLINT_KMS_ROTATION=270", "CAGE_ROTATION=-r -r -r"]
         );
+        let no_gpu = display_env(Rotation::None, Output::Cage, false);
+        assert!(
+            no_gpu.ends_with("SLINT_BACKEND=winit-software\n"),
+            "{no_gpu}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!has_gpu(dir.path()));
+        std::fs::create_dir_all(dir.path().join("dev/dri")).unwrap();
+        std::fs::write(dir.path().join("dev/dri/card0"), "").unwrap();
+        assert!(!has_gpu(dir.path()), "a display without a render node");
+        std::fs::write(dir.path().join("dev/dri/renderD128"), "").unwrap();
+        assert!(has_gpu(dir.path()));
         assert!(Rotation::try_from(45).is_err());
     }
 

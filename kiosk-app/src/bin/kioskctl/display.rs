@@ -31,7 +31,8 @@ pub fn apply(config: &Path, json: bool, root: &Path) -> Result<(), Failure> {
         }
         std::fs::write(&path, text).map_err(|e| fail("write", format!("{}: {e}", path.display())))
     };
-    write(DISPLAY_ENV, display::display_env(rotation))?;
+    let gpu = display::has_gpu(root);
+    write(DISPLAY_ENV, display::display_env(rotation, output, gpu))?;
     write(TOUCH_RULE, display::udev_rule(rotation, output))?;
     // On the running system, udev applies the new matrix to the panel now.
     if root == Path::new("/") {
@@ -53,11 +54,16 @@ pub fn apply(config: &Path, json: bool, root: &Path) -> Result<(), Failure> {
     print(
         json,
         json!({ "ok": true, "rotation": rotation.degrees(), "output": format!("{output:?}"),
-                "touch_matrix": display::expected_matrix(rotation, output) }),
+                "gpu": gpu, "touch_matrix": display::expected_matrix(rotation, output) }),
         || {
             format!(
-                "rotation {}° written for {output:?}; restart the kiosk: systemctl restart {}",
+                "rotation {}° written for {output:?}{}; restart the kiosk: systemctl restart {}",
                 rotation.degrees(),
+                if gpu {
+                    ""
+                } else {
+                    " (no GPU: software renderer)"
+                },
                 match output {
                     Output::Cage => "madoguchi-kiosk-cage",
                     Output::LinuxKms => "madoguchi-kiosk",

@@ -7,6 +7,7 @@ mod card_pcsc;
 mod card_swap;
 mod cli_contracts;
 mod config_check;
+mod disk_full;
 mod e2e_interruptions;
 mod e2e_print_deadline_fifo;
 mod e2e_print_deadline_host;

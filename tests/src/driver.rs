@@ -39,7 +39,15 @@ pub enum Step {
         what: String,
         action: Action,
     },
+    /// Asks `next` for more steps each time it is reached (the n-th time with n), runs them,
+    /// then asks again, until it answers `None`: long runs without building every step first.
+    Repeat {
+        next: Next,
+        round: usize,
+    },
 }
+
+type Next = Box<dyn FnMut(usize) -> Option<Script>>;
 
 /// What the done screen showed of a receipt that was not printed, and how long it took to
 /// show it.
@@ -88,6 +96,15 @@ impl Script {
             what: what.into(),
             check: Box::new(check),
             patience,
+        });
+        self
+    }
+
+    /// Runs the script `next(0)`, then `next(1)`, … until `next` answers `None`.
+    pub fn repeat(mut self, next: impl FnMut(usize) -> Option<Script> + 'static) -> Self {
+        self.steps.push(Step::Repeat {
+            next: Box::new(next),
+            round: 0,
         });
         self
     }
@@ -304,6 +321,21 @@ impl Script {
                             steps.pop_front();
                             *st.borrow_mut() = None;
                             return; // let the UI react before the next step
+                        }
+                        Step::Repeat { next, round } => {
+                            let more = next(*round);
+                            *round += 1;
+                            match more {
+                                Some(script) => {
+                                    for step in script.steps.into_iter().rev() {
+                                        steps.push_front(step);
+                                    }
+                                }
+                                None => {
+                                    steps.pop_front();
+                                }
+                            }
+                            continue;
                         }
                         Step::Wait {
                             what,

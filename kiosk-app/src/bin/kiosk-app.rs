@@ -32,11 +32,15 @@ fn main() {
 }
 
 fn run() -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
     counter_core::memory::forbid_dumps().context("cannot make the kiosk process non-dumpable")?;
     let cli = Cli::parse();
     let cfg = KioskConfig::load(&cli.config)?;
+    let config_ms = ms();
     let mut outbox = Outbox::open(&cfg.sync.outbox.path)?;
     let runs = outbox.record_start(PROCESS_NAME)?;
+    let outbox_ms = ms();
     tracing::info!(
         starts = runs.starts,
         unclean_restarts = runs.unclean_restarts,
@@ -47,7 +51,16 @@ fn run() -> anyhow::Result<()> {
         cfg.ui.width as f32,
         cfg.ui.height as f32,
     ));
+    let window_ms = ms();
     let session = start_session(&app, &cfg)?;
+    // Where the start goes, from main() on (the loader's time before it is not counted).
+    tracing::info!(
+        config_ms,
+        outbox_ms,
+        window_ms,
+        session_ms = ms(),
+        "start-up timeline"
+    );
     let state = session.state();
     state.started(runs);
     let _beats = liveness::start(state.heartbeat());

@@ -101,7 +101,7 @@ impl CageKiosk {
             cmd.arg("-r");
         }
         cmd.arg("--")
-            .arg(binary("kiosk-app")?)
+            .arg(kiosk_copy(runtime)?)
             .arg("--config")
             .arg(config)
             .env("XDG_RUNTIME_DIR", runtime)
@@ -211,6 +211,40 @@ impl Drop for CageKiosk {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The kiosk binary copied where [`KIOSK_USER`] may run it (the checkout may be under a home
+/// directory others cannot enter).
+fn kiosk_copy(runtime: &Path) -> anyhow::Result<PathBuf> {
+    let copy = runtime.join("kiosk-app");
+    if !copy.exists() {
+        std::fs::copy(binary("kiosk-app")?, &copy)?;
+        chown_to_kiosk_user(&copy)?;
+    }
+    Ok(copy)
+}
+
+/// Gives the kiosk user a fixture it can read wherever the checkout is: the assets the
+/// config names are copied into the fixture's directory (`dir`) and the config pointed at
+/// them, then everything in `dir` is handed to [`KIOSK_USER`].
+pub fn hand_to_kiosk_user(dir: &Path, config: &Path) -> anyhow::Result<()> {
+    let assets = crate::harness::repo_root().join("assets");
+    let copy = dir.join("assets");
+    std::fs::create_dir_all(copy.join("catalogues"))?;
+    std::fs::copy(
+        assets.join("municipalities.csv"),
+        copy.join("municipalities.csv"),
+    )?;
+    for e in std::fs::read_dir(assets.join("catalogues"))? {
+        let e = e?;
+        std::fs::copy(e.path(), copy.join("catalogues").join(e.file_name()))?;
+    }
+    let text = std::fs::read_to_string(config)?.replace(
+        &format!("{}/", assets.display()),
+        &format!("{}/", copy.display()),
+    );
+    std::fs::write(config, text)?;
+    chown_to_kiosk_user(dir)
 }
 
 fn children(pid: u32) -> Vec<u32> {

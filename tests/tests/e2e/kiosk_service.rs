@@ -10,7 +10,7 @@ use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, screenshot, Script};
 use madoguchi_tests::harness::{binary, run_cli_within, wait_until, Fixture, FixtureOptions};
 use madoguchi_tests::service::{
-    chown_to_kiosk_user, decode_png, differing_blocks, http_get, metrics_address, runtime_dir,
+    decode_png, differing_blocks, hand_to_kiosk_user, http_get, metrics_address, runtime_dir,
     sample, signal, CageKiosk, NotifySocket,
 };
 use slint::ComponentHandle;
@@ -55,7 +55,8 @@ fn kiosk_under_cage_shows_the_welcome_screen_and_feeds_the_watchdog() {
         .run(&app)
         .unwrap();
     let expected = decode_png(&std::fs::read(&expected_png).unwrap()).unwrap();
-    chown_to_kiosk_user(&fx.dir).unwrap(); // the outbox that session made, too
+    // The outbox that session made, too; and the assets, wherever the checkout is.
+    hand_to_kiosk_user(&fx.dir, &fx.config_path).unwrap();
 
     let mut cage = CageKiosk::start(&fx.config_path, &runtime, &notify.path, WATCHDOG, 1).unwrap();
     cage.expect_ready(&notify, Duration::from_secs(60)).unwrap();

@@ -8,12 +8,12 @@
 use kiosk_app::ui::generated::Screen;
 use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
-use madoguchi_tests::harness::{ensure_pcscd, FileLock, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions};
 use madoguchi_tests::vcard::CardModel;
 use slint::ComponentHandle;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// This process's proportional set size, KiB.
 fn pss_kib() -> u64 {
@@ -45,6 +45,41 @@ fn main() -> anyhow::Result<()> {
     app.window().set_size(slint::PhysicalSize::new(1080, 1920));
     let _session = start_session(&app, &fx.config)?;
 
+    // The simulators run in this process and keep every APDU, receipt and request for the
+    // tests to inspect: cleared after each session, so that what grows is the kiosk's own.
+    let (printer, backends) = (
+        fx.printer.state.clone(),
+        fx.municipalities
+            .iter()
+            .map(|m| m.backend.store.clone())
+            .collect::<Vec<_>>(),
+    );
+    let model = card.model.clone();
+    let outbox = fx.config.sync.outbox.path.clone();
+    let forget = move || {
+        // Only once counter-sync has delivered everything: no request is in flight then.
+        let ob = counter_core::outbox::Outbox::attach(&outbox).map_err(|e| e.to_string())?;
+        wait_until(Duration::from_secs(30), "everything delivered", || {
+            ob.counts(&[]).is_ok_and(|c| {
+                c.iter()
+                    .all(|c| c.count == 0 || c.state == counter_core::outbox::State::Delivered)
+            })
+        })
+        .map_err(|e| e.to_string())?;
+        printer.lock().unwrap().jobs.clear();
+        for b in &backends {
+            let mut s = b.lock().unwrap();
+            s.exchanges.clear();
+            s.raw_keys.clear();
+            s.bodies_by_key.clear();
+            s.received.clear();
+            s.order.clear();
+        }
+        let mut m = model.lock().unwrap();
+        m.log.clear();
+        m.sw_log.clear();
+        Ok::<(), String>(())
+    };
     let marks: Rc<RefCell<Vec<(usize, u64)>>> = Rc::default();
     let started = Instant::now();
     let m = marks.clone();
@@ -61,10 +96,12 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             (i < sessions).then(|| {
+                let forget = forget.clone();
                 Script::new()
                     .submit_juminhyo(card.clone())
                     .screen(Screen::Done)
                     .finish_and_take(card.clone())
+                    .act("forget the simulators' history", move |_| forget())
             })
         })
         .run(&app)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # cargo-deb turns the [package.metadata.deb] of kiosk-app/Cargo.toml into the .deb.
-if ! cargo deb --version 2>/dev/null | grep -q '^3\.'; then
+if ! cargo deb --version 2>/dev/null | grep -q '^cargo-deb 3\.'; then
   echo "build-deb: installing cargo-deb" >&2
   cargo install cargo-deb --locked --version '^3' --quiet >&2
 fi

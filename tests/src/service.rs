@@ -86,17 +86,8 @@ impl CageKiosk {
         rotations: usize,
     ) -> anyhow::Result<Self> {
         let log = std::fs::File::create(runtime.join("cage.log"))?;
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid",
-            KIOSK_USER,
-            "--regid",
-            "nogroup",
-            "--clear-groups",
-            "--",
-        ])
-        .arg("cage")
-        .arg("-d");
+        let mut cmd = as_kiosk_user("cage");
+        cmd.arg("-d");
         for _ in 0..rotations {
             cmd.arg("-r");
         }
@@ -166,16 +157,8 @@ impl CageKiosk {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|n| n.starts_with("wayland-") && !n.ends_with(".lock"))
             .context("cage has no Wayland socket yet")?;
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid",
-                KIOSK_USER,
-                "--regid",
-                "nogroup",
-                "--clear-groups",
-                "--",
-            ])
-            .args(["grim", "-t", "png", "-"])
+        let out = as_kiosk_user("grim")
+            .args(["-t", "png", "-"])
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env("WAYLAND_DISPLAY", socket)
             .output()?;
@@ -211,6 +194,21 @@ impl Drop for CageKiosk {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `program`, to be run as [`KIOSK_USER`] with no supplementary groups.
+fn as_kiosk_user(program: &str) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        KIOSK_USER,
+        "--regid",
+        "nogroup",
+        "--clear-groups",
+        "--",
+        program,
+    ]);
+    cmd
 }
 
 /// The kiosk binary copied where [`KIOSK_USER`] may run it (the checkout may be under a home

@@ -8,6 +8,13 @@ fn line_of(text: &str, needle: &str) -> u64 {
     text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1
 }
 
+/// `kioskctl --json config check`, which must fail; the problems it lists.
+fn check_fails(kioskctl: &std::path::Path, config: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = run_cli(kioskctl, config, &["--json", "config", "check"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    out.json["problems"].as_array().unwrap().clone()
+}
+
 #[test]
 fn every_mistake_is_reported_with_its_line_and_a_fix() {
     let fx = Fixture::new(FixtureOptions::default()).unwrap();
@@ -27,14 +34,7 @@ fn every_mistake_is_reported_with_its_line_and_a_fix() {
         .replace("paper_mm = 80", "paper_mm = 80\npaper_width = 80")
         .replace("card_removed_secs = 3", "card_removed_secs = \"3\"");
     std::fs::write(&fx.config_path, &text).unwrap();
-    let out = run_cli(
-        &kioskctl,
-        &fx.config_path,
-        &["--json", "config", "check"],
-        None,
-    );
-    assert_eq!(out.code, 1);
-    let problems = out.json["problems"].as_array().unwrap().clone();
+    let problems = check_fails(&kioskctl, &fx.config_path);
     assert_eq!(problems.len(), 2, "{problems:#?}");
     let find = |problems: &[serde_json::Value], needle: &str| {
         problems
@@ -66,14 +66,7 @@ fn every_mistake_is_reported_with_its_line_and_a_fix() {
             "public_key = \"missing.pem\"",
         );
     std::fs::write(&fx.config_path, &text).unwrap();
-    let out = run_cli(
-        &kioskctl,
-        &fx.config_path,
-        &["--json", "config", "check"],
-        None,
-    );
-    assert_eq!(out.code, 1);
-    let problems = out.json["problems"].as_array().unwrap().clone();
+    let problems = check_fails(&kioskctl, &fx.config_path);
     assert_eq!(problems.len(), 4, "{problems:#?}");
     for (needle, line, fix) in [
         (
@@ -124,13 +117,7 @@ fn every_mistake_is_reported_with_its_line_and_a_fix() {
         text.replace("paper_mm = 75", "paper_mm = = 75"),
     )
     .unwrap();
-    let out = run_cli(
-        &kioskctl,
-        &fx.config_path,
-        &["--json", "config", "check"],
-        None,
-    );
-    let problems = out.json["problems"].as_array().unwrap();
+    let problems = check_fails(&kioskctl, &fx.config_path);
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert_eq!(problems[0]["line"], line_of(&text, "paper_mm"));
     assert!(problems[0]["message"]

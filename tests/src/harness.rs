@@ -557,8 +557,17 @@ pub fn run_cli_within(
 /// every target first and says so in `MADOGUCHI_BUILT`; otherwise (a developer running one test)
 /// cargo is asked once per process to bring the workspace up to date, with the same targets as
 /// `deploy/test.sh` so that one feature set is built. Cargo, not file times, decides what is
-/// stale: it does not relink a binary whose inputs did not change.
+/// stale: it does not relink a binary whose inputs did not change. A tool binary of this crate
+/// (`soak`, `madoguchi-demo`) run from another profile's directory uses the binaries beside it,
+/// so that a release soak talks to a release counter-sync.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    if let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(name)))
+        .filter(|p| p.is_file())
+    {
+        return Ok(beside);
+    }
     static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

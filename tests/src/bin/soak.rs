@@ -2,13 +2,14 @@
 //! Slint's testing backend, the virtual card through pcscd, the virtual printer, counter-sync
 //! delivering to the reference backends), and this process's PSS after WARMUP sessions, every
 //! 1,000 sessions and at the end. The drift is the end minus the warm-up figure. Not a test:
-//! a 10,000-session run takes hours. Usage: `soak SESSIONS [WARMUP]` (release profile:
-//! `cargo run --release -p madoguchi-tests --bin soak -- 10000 200`).
+//! a 10,000-session run takes hours. Usage: `soak SESSIONS [WARMUP]` (release code with symbols,
+//! counter-sync beside it: `cargo build --profile profiling -p madoguchi-tests --bin soak`,
+//! `cargo build --profile profiling -p counter-sync`, then `target/profiling/soak 10000 200`).
 
 use kiosk_app::ui::generated::Screen;
 use kiosk_app::ui::{start_session, AppWindow};
 use madoguchi_tests::driver::{init_headless, Script};
-use madoguchi_tests::harness::{ensure_pcscd, wait_until, FileLock, Fixture, FixtureOptions};
+use madoguchi_tests::harness::{ensure_pcscd, wait_until, Fixture, FixtureOptions};
 use madoguchi_tests::vcard::CardModel;
 use slint::ComponentHandle;
 use std::cell::RefCell;
@@ -35,8 +36,8 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let sessions: usize = args.next().map_or(Ok(1000), |a| a.parse())?;
     let warmup: usize = args.next().map_or(Ok(100), |a| a.parse())?.min(sessions);
+    // A pcscd and vpcd ports of this process's own: the soak can run beside the test suite.
     ensure_pcscd()?;
-    let _slot = FileLock::acquire("madoguchi-vcard.lock")?;
     let fx = Fixture::new(FixtureOptions::default())?;
     let _sync = fx.start_counter_sync();
     let card = fx.card(CardModel::default());
